@@ -1,0 +1,38 @@
+# `make test` and `make demo` each create .venv if it is missing, install qmarl with the pins in
+# constraints.txt, and run. torch is installed first and alone so that nothing pulls a CUDA build.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.qmarl-installed
+export SDL_VIDEODRIVER ?= dummy
+export SDL_AUDIODRIVER ?= dummy
+export PYTHONHASHSEED := 0
+
+.PHONY: install test test-slow demo bench lint clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[agents,test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+demo: $(STAMP)
+	$(BIN)/qmarl demo
+
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[agents,test,bench]"
+	$(BIN)/python benchmarks/env_throughput.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,53 @@
+"""The ``qmarl`` command.
+
+Each verb lives with the code it drives and adds its own sub-parser through an ``add_cli(sub)``
+function; heavy imports (torch, SB3) happen inside the handlers, so ``qmarl list`` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    import qmarl_envs
+
+    table = Table(title="qmarl environments")
+    for col in ("id", "agents", "obs shape", "actions", "max_cycles", "description"):
+        table.add_column(col)
+    for env_id in qmarl_envs.list_envs():
+        d = qmarl_envs.describe(env_id)
+        table.add_row(d["id"], str(d["agents"]), "x".join(map(str, d["obs_shape"])), str(d["actions"]),
+                      str(d["max_cycles"]), d["description"])
+    Console(width=200).print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every verb registered."""
+    parser = argparse.ArgumentParser(prog="qmarl", description="qmarl: quantum-inspired and classical MARL")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("list", help="registered envs as a table")
+    p.set_defaults(func=_cmd_list)
+    # verbs contributed by other modules (one line each)
+    # [cli-verbs]
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``qmarl`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, RuntimeError, FileNotFoundError) as e:
+        print(f"qmarl {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

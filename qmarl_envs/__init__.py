@@ -1,0 +1,35 @@
+"""qmarl environments: PettingZoo grid worlds from 1 to 10,000 agents.
+
+Importing this package registers every id with :mod:`pettingzoo` (``"parallel"`` and ``"aec"``) and the
+single-agent ids with :mod:`gymnasium`::
+
+    import qmarl_envs, pettingzoo
+    env = qmarl_envs.make("qmarl/BallCollection-3x3-v0")              # ParallelEnv
+    env = pettingzoo.make("parallel", "qmarl/BallCollection-3x3-v0")  # the same
+"""
+
+from qmarl_envs.core.kernels import ACTION_NAMES
+from qmarl_envs.registration import EnvSpec, describe, env_module, list_envs, make, make_gym, register, registry, spec
+
+__all__ = ["ACTION_NAMES", "EnvSpec", "describe", "env_module", "list_envs", "make", "make_gym",
+           "register", "registry", "spec"]
+
+_BALL = "qmarl_envs.scenarios.ball_collection"
+
+
+def _register_builtin() -> None:
+    from qmarl_envs.scenarios.ball_collection import LAYOUTS
+
+    ball = [
+        ("BallCollection-3x3-v0", "3x3", True, "QBM §4.1: 3x3, one agent, ball at the top-left"),
+        ("BallCollection-5x3-v0", "5x3", True, "QBM §4.1: 3 rows x 5 cols, one agent, one penalty pit"),
+        ("BallCollection-3x3-2Agents-v0", "3x3-2agents", False, "QBM §4.2: 3x3, two agents, one ball each"),
+        ("BallCollection-5x3-2Agents-v0", "5x3-2agents", False, "QBM §4.2: 3x5, two agents, one pit"),
+    ]
+    for name, layout, single, desc in ball:
+        register(EnvSpec(id=f"qmarl/{name}", scenario=f"{_BALL}:BallCollection",
+                         config=f"{_BALL}:BallCollectionConfig", kwargs={"layout": LAYOUTS[layout]},
+                         description=desc), single_agent=single)
+
+
+_register_builtin()

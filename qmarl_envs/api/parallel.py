@@ -1,0 +1,406 @@
+"""PettingZoo ``ParallelEnv`` adapter over a scenario, plus the array interface used at scale.
+
+The adapter owns what a scenario does not: the random generator and seeding, the step counter and
+truncation at ``max_cycles``, input validation, episode bookkeeping, and the conversion of arrays to
+and from the per-agent dicts of the PettingZoo API. Rules live in :mod:`qmarl_envs.scenarios`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from qmarl_envs.core import kernels
+from qmarl_envs.scenarios.base import Scenario
+
+RENDER_MODES = ["human", "rgb_array"]
+
+
+def _as_action(agent: str, value: Any) -> int:
+    """Check one action value and return it as an int.
+
+    Raises:
+        ValueError: naming ``agent`` when the value is None, not an integer scalar, or out of range.
+    """
+    if value is None:
+        raise ValueError(f"action for agent {agent!r} is None; expected an int in [0, {kernels.NUM_ACTIONS})")
+    arr = np.asarray(value)
+    if arr.shape != ():
+        raise ValueError(f"action for agent {agent!r} has shape {arr.shape}; expected a scalar int "
+                         f"in [0, {kernels.NUM_ACTIONS})")
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"action for agent {agent!r} has dtype {arr.dtype}; expected an integer "
+                         f"in [0, {kernels.NUM_ACTIONS})")
+    v = int(arr)
+    if not 0 <= v < kernels.NUM_ACTIONS:
+        raise ValueError(f"action for agent {agent!r} is {v}; expected an int in [0, {kernels.NUM_ACTIONS})")
+    return v
+
+
+class GridParallelEnv(ParallelEnv):
+    """A qmarl grid world as a PettingZoo ``ParallelEnv``.
+
+    Build it with :func:`qmarl_envs.make`; the scenario's docstring gives the rules, observation
+    channels and score. Agent ids are ``<role>_<i>``; every agent has ``Discrete(5)`` actions
+    ``0 up, 1 down, 2 left, 3 right, 4 stay`` and a ``Box`` observation of ``float32``.
+
+    Besides the dict API, the unwrapped env offers the array interface (DESIGN.md), which every
+    trainer uses at scale: :meth:`reset_arrays`, :meth:`step_arrays`, :meth:`alive_mask`,
+    :meth:`positions` and :meth:`neighbor_graph`. The dict API is a thin layer over it.
+
+    Infos: ``infos[agent]["position"]`` is the agent's ``int32 (2,)`` ``(row, col)`` cell. On the
+    step that ends the episode, each agent in the returned dicts also gets ``infos[agent]["episode"]``
+    with ``score`` (the paper's score, see the scenario), ``return`` (its own undiscounted return),
+    ``length`` (steps) and ``win`` where defined.
+
+    Args:
+        scenario: the rules, already configured.
+        env_id: registered id, used in ``metadata["name"]`` and messages.
+        render_mode: ``None``, ``"rgb_array"`` or ``"human"``.
+
+    Raises:
+        ValueError: for an unknown ``render_mode``.
+    """
+
+    def __init__(self, scenario: Scenario, env_id: str = "qmarl/custom", render_mode: str | None = None):
+        if render_mode is not None and render_mode not in RENDER_MODES:
+            raise ValueError(f"render_mode: expected one of {RENDER_MODES} or None, got {render_mode!r}")
+        self.scenario = scenario
+        self.env_id = env_id
+        self.render_mode = render_mode
+        short = env_id.split("/")[-1]
+        self.metadata = {
+            "name": short.lower().replace("-", "_"),
+            "render_modes": list(RENDER_MODES),
+            "render_fps": 5,
+            "is_parallelizable": True,
+        }
+        self.possible_agents = list(scenario.agent_ids)
+        self._index = {a: i for i, a in enumerate(self.possible_agents)}
+        n = len(self.possible_agents)
+        box = spaces.Box(low=scenario.obs_low, high=scenario.obs_high, shape=scenario.obs_shape,
+                         dtype=scenario.obs_dtype)
+        act = spaces.Discrete(kernels.NUM_ACTIONS)
+        self._obs_spaces = {a: box for a in self.possible_agents}
+        self._act_spaces = {a: act for a in self.possible_agents}
+        self.state_space = spaces.Box(low=-np.inf, high=np.inf, shape=scenario.state_shape, dtype=np.float32)
+        self.agents: list[str] = []
+        self._state = None
+        self._rng: np.random.Generator | None = None
+        self._live = np.zeros(n, dtype=bool)
+        self._returns = np.zeros(n)
+        self._obs: np.ndarray | None = None
+        self._renderer = None
+        self._last_summary: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------ spaces
+    def observation_space(self, agent: str) -> spaces.Box:
+        """The (cached) observation space of ``agent``.
+
+        Raises:
+            ValueError: if ``agent`` is not one of ``possible_agents``.
+        """
+        try:
+            return self._obs_spaces[agent]
+        except KeyError:
+            raise ValueError(f"unknown agent {agent!r}; expected one of possible_agents") from None
+
+    def action_space(self, agent: str) -> spaces.Discrete:
+        """The (cached) ``Discrete(5)`` action space of ``agent``.
+
+        Raises:
+            ValueError: if ``agent`` is not one of ``possible_agents``.
+        """
+        try:
+            return self._act_spaces[agent]
+        except KeyError:
+            raise ValueError(f"unknown agent {agent!r}; expected one of possible_agents") from None
+
+    @property
+    def num_agents(self) -> int:  # noqa: D401 - PettingZoo property
+        """Number of live agents."""
+        return len(self.agents)
+
+    @property
+    def max_num_agents(self) -> int:
+        """Number of possible agents ``N``."""
+        return len(self.possible_agents)
+
+    # ------------------------------------------------------------ array interface
+    def reset_arrays(self, seed: int | None = None) -> np.ndarray:
+        """Start an episode and return every agent's observation.
+
+        Args:
+            seed: seeds a fresh ``np.random.Generator``; ``None`` continues the current one (or
+                draws OS entropy on the first reset).
+
+        Returns:
+            ``float32 (N, *obs_shape)`` observations, rows in ``possible_agents`` order.
+
+        Raises:
+            ValueError: if ``seed`` is not None or a non-negative int.
+        """
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+                raise ValueError(f"seed: expected None or a non-negative int, got {seed!r}")
+            self._rng = np.random.default_rng(int(seed))
+        elif self._rng is None:
+            self._rng = np.random.default_rng()
+        self._state = self.scenario.reset(self._rng)
+        n = len(self.possible_agents)
+        self._live = np.ones(n, dtype=bool)
+        self._returns = np.zeros(n)
+        self._last_summary = None
+        self._obs = self.scenario.observe(self._state)
+        return self._obs
+
+    def _check_started(self) -> None:
+        if self._state is None:
+            raise RuntimeError("step() called before reset(); call reset(seed=...) first")
+        if not self._live.any():
+            raise RuntimeError("the episode is over (no live agents); call reset() before step()")
+
+    def step_arrays(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Advance every live agent by one step.
+
+        Args:
+            actions: integer ``(N,)`` action ids in ``[0, 5)``, in ``possible_agents`` order.
+                Entries of agents that are no longer live are ignored.
+
+        Returns:
+            ``(obs, rewards, terminated, truncated)``: ``float32 (N, *obs_shape)``,
+            ``float32 (N,)`` (0 for agents not live before the step), ``bool (N,)`` True for every
+            agent whose episode ended by the rules (now or earlier), ``bool (N,)`` True for agents
+            still live when ``max_cycles`` is reached.
+
+        Raises:
+            RuntimeError: before :meth:`reset_arrays`, or after the episode has ended.
+            ValueError: for a wrong shape, a non-integer dtype, or a live agent's action out of
+                range (the message names the first such agent). The env is unchanged.
+        """
+        self._check_started()
+        a = np.asarray(actions)
+        n = len(self.possible_agents)
+        if a.shape != (n,):
+            raise ValueError(f"actions: expected shape ({n},), got {a.shape}")
+        if a.dtype.kind not in "iu":
+            raise ValueError(f"actions: expected an integer dtype, got {a.dtype}")
+        bad = self._live & ((a < 0) | (a >= kernels.NUM_ACTIONS))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"action for agent {self.possible_agents[i]!r} is {a[i]}; "
+                             f"expected an int in [0, {kernels.NUM_ACTIONS})")
+        return self._advance(np.where(self._live, a, kernels.NUM_ACTIONS - 1).astype(np.int64))
+
+    def _advance(self, actions: np.ndarray):
+        live_before = self._live
+        self._state.step += 1
+        rewards, terminated = self.scenario.step(self._state, actions, self._rng, live_before)
+        terminated = terminated | ~live_before
+        truncated = ~terminated & (self._state.step >= self.scenario.max_cycles)
+        self._returns += rewards
+        self._live = ~(terminated | truncated)
+        self._obs = self.scenario.observe(self._state)
+        if not self._live.any():
+            self._last_summary = self.scenario.episode_summary(self._state, self._returns.copy())
+            self._last_summary["length"] = int(self._state.step)
+        return self._obs, rewards, terminated, truncated
+
+    def alive_mask(self) -> np.ndarray:
+        """``bool (N,)``: agents still in the episode (not terminated, not truncated).
+
+        Raises:
+            RuntimeError: before the first reset.
+        """
+        if self._state is None:
+            raise RuntimeError("alive_mask() called before reset()")
+        return self._live.copy()
+
+    def positions(self) -> np.ndarray:
+        """``int32 (N, 2)`` ``(row, col)`` cells of all agents (dead agents keep their last cell).
+
+        Raises:
+            RuntimeError: before the first reset.
+        """
+        if self._state is None:
+            raise RuntimeError("positions() called before reset()")
+        return self.scenario.positions(self._state).copy()
+
+    def neighbor_graph(self) -> np.ndarray:
+        """``int64 (2, E)`` directed edges between live agents within the view radius.
+
+        Agents ``i`` and ``j`` are neighbours when their Chebyshev distance is at most
+        ``scenario.view_radius`` (1: each is inside the other's 3x3 window; Q-MARL §3.1.1). Both
+        directions are listed, indices are rows of ``possible_agents``.
+
+        Raises:
+            RuntimeError: before the first reset.
+        """
+        if self._state is None:
+            raise RuntimeError("neighbor_graph() called before reset()")
+        return kernels.neighbor_edges(self.scenario.positions(self._state), self._state.shape,
+                                      self.scenario.view_radius, self._live)
+
+    def episode_summary(self) -> dict[str, Any] | None:
+        """The summary of the last finished episode (``score``, ``length``, ``win`` where defined),
+        or ``None`` while the episode is running."""
+        return None if self._last_summary is None else dict(self._last_summary)
+
+    def returns(self) -> np.ndarray:
+        """``float64 (N,)`` undiscounted return of each agent in the current episode so far."""
+        return self._returns.copy()
+
+    @property
+    def grid_state(self):
+        """The current :class:`~qmarl_envs.core.state.GridState` (read it, don't modify it)."""
+        return self._state
+
+    # ------------------------------------------------------------ dict API
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        """Start an episode; returns ``(observations, infos)`` dicts keyed by agent id.
+
+        Raises:
+            ValueError: for a bad ``seed`` or non-dict ``options``.
+        """
+        if options is not None and not isinstance(options, Mapping):
+            raise ValueError(f"options: expected a dict or None, got {type(options).__name__}")
+        obs = self.reset_arrays(seed)
+        self.agents = list(self.possible_agents)
+        pos = self.scenario.positions(self._state)
+        infos = {a: {"position": p} for a, p in zip(self.agents, pos)}
+        if self.render_mode == "human":
+            self.render()
+        return dict(zip(self.agents, obs)), infos
+
+    def _actions_from_dict(self, actions: Mapping) -> np.ndarray:
+        if not isinstance(actions, Mapping):
+            raise ValueError(f"actions: expected a dict {{agent: int}}, got {type(actions).__name__}")
+        n = len(self.possible_agents)
+        live_agents = self.agents
+        if list(actions) == live_agents:
+            keys = live_agents
+            idx = np.flatnonzero(self._live)
+        else:
+            for k in actions:
+                if k not in self._index:
+                    raise ValueError(f"action for unknown agent {k!r}; expected one of env.agents")
+                if not self._live[self._index[k]]:
+                    raise ValueError(f"action for agent {k!r}, which is already terminated or truncated")
+            missing = [a for a in live_agents if a not in actions]
+            if missing:
+                raise ValueError(f"no action for live agent {missing[0]!r} ({len(missing)} missing)")
+            keys = list(actions)
+            idx = np.fromiter((self._index[k] for k in keys), dtype=np.int64, count=len(keys))
+        values = list(actions.values())
+        try:
+            arr = np.asarray(values)
+            fast = arr.shape == (len(keys),) and arr.dtype.kind in "iu"
+        except (ValueError, TypeError):
+            fast = False
+        if fast and arr.size:
+            fast = bool(arr.min() >= 0) and bool(arr.max() < kernels.NUM_ACTIONS)
+        if not fast:  # find and name the offending agent
+            arr = np.array([_as_action(k, v) for k, v in zip(keys, values)], dtype=np.int64)
+        full = np.full(n, kernels.NUM_ACTIONS - 1, dtype=np.int64)
+        full[idx] = arr
+        return full
+
+    def step(self, actions: Mapping[str, int]):
+        """Advance one step; returns ``(observations, rewards, terminations, truncations, infos)``.
+
+        Args:
+            actions: one ``int`` in ``[0, 5)`` for every live agent (``env.agents``) and no other key.
+
+        Raises:
+            RuntimeError: before :meth:`reset`, or after the episode has ended.
+            ValueError: for an action that is None, not an integer scalar, or out of range; for an
+                unknown or already-finished agent; or when a live agent has no action. The message
+                names the agent; the env is unchanged.
+        """
+        self._check_started()
+        full = self._actions_from_dict(actions)
+        agents = self.agents
+        live_idx = np.flatnonzero(self._live)
+        obs, rew, term, trunc = self._advance(full)
+        pos = self.scenario.positions(self._state)
+        observations = dict(zip(agents, obs[live_idx]))
+        rewards = dict(zip(agents, rew[live_idx].tolist()))
+        terminations = dict(zip(agents, term[live_idx].tolist()))
+        truncations = dict(zip(agents, trunc[live_idx].tolist()))
+        infos = {a: {"position": p} for a, p in zip(agents, pos[live_idx])}
+        if self._last_summary is not None:
+            self._attach_summary(infos, agents, live_idx)
+        live = self._live
+        self.agents = [a for a, keep in zip(agents, live[live_idx].tolist()) if keep]
+        if self.render_mode == "human":
+            self.render()
+        return observations, rewards, terminations, truncations, infos
+
+    def _attach_summary(self, infos: dict, agents: list[str], idx: np.ndarray) -> None:
+        s = self._last_summary
+        for k, a in enumerate(agents):
+            i = idx[k]
+            ep = {"return": float(self._returns[i]), "length": s["length"]}
+            for key in ("score", "win"):
+                if key in s:
+                    v = s[key]
+                    ep[key] = v[i].item() if isinstance(v, np.ndarray) else v
+            infos[a]["episode"] = ep
+
+    def state(self) -> np.ndarray:
+        """``float32`` global state of shape ``state_space.shape`` (see the scenario).
+
+        Raises:
+            RuntimeError: before the first reset.
+        """
+        if self._state is None:
+            raise RuntimeError("state() called before reset()")
+        return self.scenario.global_state(self._state)
+
+    # ------------------------------------------------------------ rendering
+    def render(self):
+        """Draw the current state.
+
+        Returns:
+            ``uint8 (H, W, 3)`` for ``render_mode="rgb_array"``; ``None`` for ``"human"`` (the
+            frame is shown in a pygame window) or when no render mode was set.
+
+        Raises:
+            RuntimeError: before the first reset.
+        """
+        if self.render_mode is None:
+            return None
+        if self._state is None:
+            raise RuntimeError("render() called before reset()")
+        from qmarl_envs.render import raster
+
+        frame = raster.render_env(self)
+        if self.render_mode == "rgb_array":
+            return frame
+        if self._renderer is None:
+            from qmarl_envs.render.window import HumanWindow
+
+            self._renderer = HumanWindow(title=self.env_id, fps=self.metadata["render_fps"])
+        self._renderer.show(frame, status=self.status_line())
+        return None
+
+    def status_line(self) -> str:
+        """A one-line text summary: step, live agents and running mean return."""
+        if self._state is None:
+            return "not started"
+        live = int(self._live.sum())
+        mean = float(self._returns.mean()) if self._returns.size else 0.0
+        return f"step {self._state.step}/{self.scenario.max_cycles}  live {live}/{len(self._live)}  mean return {mean:.2f}"
+
+    def close(self) -> None:
+        """Close the pygame window, if one was opened."""
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    def __str__(self) -> str:
+        return self.env_id

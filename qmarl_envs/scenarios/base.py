@@ -1,0 +1,139 @@
+"""The contract between a scenario (rules on arrays) and the API adapters.
+
+A scenario owns its frozen config dataclass and the rules of one game. It reads and writes a
+:class:`~qmarl_envs.core.state.GridState`, and exposes ``N`` *agents* (the entities a learner
+controls) out of ``M >= N`` *entities* (built-in opponents included). It knows nothing of
+PettingZoo, dicts, seeding policy or drawing; :mod:`qmarl_envs.api` adds those.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from qmarl_envs.core.state import GridState
+
+
+def config_from_kwargs(config_cls: type, kwargs: dict[str, Any], *, what: str):
+    """Build a frozen config dataclass from keyword arguments, rejecting unknown names.
+
+    Args:
+        config_cls: a dataclass type.
+        kwargs: user keyword arguments.
+        what: name used in the error message (the env id or scenario name).
+
+    Returns:
+        an instance of ``config_cls``.
+
+    Raises:
+        ValueError: if a keyword is not a field of ``config_cls`` (the message lists the allowed
+            names), or if the config's own validation rejects a value.
+    """
+    allowed = [f.name for f in dataclasses.fields(config_cls) if f.init]
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"{what}: unknown keyword argument(s) {unknown}; allowed: {sorted(allowed)}"
+        )
+    return config_cls(**kwargs)
+
+
+class Scenario(ABC):
+    """Rules of one grid game on arrays.
+
+    Subclasses set the class attributes, build everything that does not change between episodes in
+    ``__init__`` (agent ids, spaces, static layers), and implement the abstract methods.
+
+    Attributes:
+        name: short snake_case scenario name, e.g. ``"jungle"``.
+        config: the frozen config the scenario was built with.
+        agent_ids: ``N`` PettingZoo agent ids ``<role>_<i>``, fixed for the scenario's life.
+        agent_entities: ``int64 (N,)`` entity row of each agent in the state arrays.
+        agent_roles: ``N`` role names (the part of the id before ``_``).
+        obs_shape: per-agent observation shape; the array API returns ``(N, *obs_shape)``.
+        obs_low, obs_high: observation bounds (scalars).
+        obs_dtype: observation dtype (``float32``).
+        state_shape: shape of :meth:`global_state`.
+        max_cycles: steps after which live agents are truncated.
+        view_radius: radius ``r`` of the neighbour graph (Chebyshev); 1 = the 3x3 window.
+    """
+
+    name: ClassVar[str] = "scenario"
+    obs_low: float = -1.0
+    obs_high: float = 1.0
+    obs_dtype: type = np.float32
+    view_radius: int = 1
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.max_cycles: int = int(config.max_cycles)
+        self.agent_ids: list[str] = []
+        self.agent_entities: np.ndarray = np.zeros(0, dtype=np.int64)
+        self.obs_shape: tuple[int, ...] = ()
+        self.state_shape: tuple[int, ...] = ()
+
+    @property
+    def agent_roles(self) -> list[str]:
+        """Role of each agent (the id prefix before the last ``_``)."""
+        return [a.rsplit("_", 1)[0] for a in self.agent_ids]
+
+    # ------------------------------------------------------------------ rules
+    @abstractmethod
+    def reset(self, rng: np.random.Generator) -> GridState:
+        """Draw the starting state of an episode from ``rng``."""
+
+    @abstractmethod
+    def step(self, state: GridState, actions: np.ndarray, rng: np.random.Generator,
+             live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Advance ``state`` by one step in place.
+
+        Args:
+            state: the current state; modified in place (``state.step`` is advanced by the caller).
+            actions: ``int64 (N,)`` action ids of the agents; entries of agents not in ``live`` are
+                meaningless and must be ignored.
+            rng: the env's generator (for built-in opponents and random rules).
+            live: ``bool (N,)`` agents still in the episode before this step.
+
+        Returns:
+            ``(rewards, terminated)``: ``float32 (N,)`` rewards of this step (0 for agents not live)
+            and ``bool (N,)`` True for every agent whose episode has ended by the rules (including
+            those that ended earlier). ``state.step`` already counts this step, so a rule that pays
+            out at the end can test ``state.step >= self.max_cycles``.
+        """
+
+    @abstractmethod
+    def observe(self, state: GridState) -> np.ndarray:
+        """``(N, *obs_shape)`` observations of all agents (rows of dead agents are still filled)."""
+
+    @abstractmethod
+    def global_state(self, state: GridState) -> np.ndarray:
+        """Global state array of shape :attr:`state_shape`, for ``env.state()``."""
+
+    def episode_summary(self, state: GridState, returns: np.ndarray) -> dict[str, Any]:
+        """Score of a finished episode, as the paper defines it.
+
+        Args:
+            state: the final state.
+            returns: ``float64 (N,)`` undiscounted return of each agent over the episode.
+
+        Returns:
+            A dict with at least ``"score"`` (float, or ``float64 (N,)`` per agent) and, where the
+            scenario defines it, ``"win"`` (bool or ``bool (N,)``). This default gives the mean
+            return over agents.
+        """
+        return {"score": float(np.mean(returns)) if returns.size else 0.0}
+
+    def positions(self, state: GridState) -> np.ndarray:
+        """``int32 (N, 2)`` cells of the agents."""
+        return state.positions[self.agent_entities]
+
+    def entity_styles(self, state: GridState) -> np.ndarray:
+        """``int8 (M,)`` palette index of every entity, for the renderer (team/role colour)."""
+        return state.team.astype(np.int8)
+
+    def hp_fraction(self, state: GridState) -> np.ndarray:
+        """``float32 (M,)`` hit points as a fraction of the starting value (1 where unused)."""
+        return np.ones(state.num_entities, dtype=np.float32)
