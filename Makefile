@@ -31,7 +31,8 @@ demo: $(STAMP)
 	$(BIN)/qmarl demo
 
 bench: $(STAMP)
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[agents,test,bench]"
+	# magent2 is the reference point; --no-deps keeps its pygame-ce from clobbering pygame
+	$(BIN)/pip install --quiet --no-deps magent2==0.3.4
 	$(BIN)/python benchmarks/env_throughput.py
 
 clean:
