@@ -16,6 +16,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     import qmarl_envs
 
+    if args.markdown:
+        print("| id | agents | obs shape | actions | max_cycles | description |")
+        print("|---|---|---|---|---|---|")
+        for env_id in qmarl_envs.list_envs():
+            d = qmarl_envs.describe(env_id)
+            shape = "x".join(map(str, d["obs_shape"]))
+            print(f"| `{d['id']}` | {d['agents']} | {shape} | {d['actions']} | {d['max_cycles']} | {d['description']} |")
+        return 0
     table = Table(title="qmarl environments")
     for col in ("id", "agents", "obs shape", "actions", "max_cycles", "description"):
         table.add_column(col)
@@ -32,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qmarl", description="qmarl: quantum-inspired and classical MARL")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("list", help="registered envs as a table")
+    p.add_argument("--markdown", action="store_true", help="print a Markdown table (as in the README)")
     p.set_defaults(func=_cmd_list)
     # verbs contributed by other modules (one line each)
     # [cli-verbs]
