@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_list)
     # verbs contributed by other modules (one line each)
     # [cli-verbs]
+    from qmarl_envs.render.play import add_cli as add_play_cli; add_play_cli(sub)  # noqa: E702
     return parser
 
 
