@@ -1,0 +1,185 @@
+"""``qmarl play``: keyboard control driven by posted pygame events, pause/step/restart/quit keys,
+episode summaries, headless recording, policy resolution and bad input."""
+
+import os
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+import imageio.v3 as iio  # noqa: E402
+import numpy as np  # noqa: E402
+import pygame  # noqa: E402
+import pytest  # noqa: E402
+
+import qmarl_agents  # noqa: E402
+import qmarl_envs  # noqa: E402
+from qmarl_agents.cli import main  # noqa: E402
+from qmarl_envs.render import play as play_mod  # noqa: E402
+from qmarl_envs.render.play import PlaySession, UniformRandomPolicy, play  # noqa: E402
+from qmarl_envs.render.window import HumanWindow  # noqa: E402
+
+TWO = "qmarl/BallCollection-5x3-2Agents-v0"
+
+
+def _press(*keys):
+    for k in keys:
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=k, mod=0, unicode=""))
+
+
+@pytest.fixture
+def window():
+    win = HumanWindow(title="test", fps=1000, max_size=(640, 480))
+    yield win
+    win.close()
+
+
+class StayPolicy:
+    """Every agent stays (so only the human's agent moves)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def act(self, observations, *, deterministic=True):
+        self.calls.append(sorted(observations))
+        return {a: 4 for a in observations}
+
+
+def test_human_agent_moves_as_the_keys_say(window):
+    env = qmarl_envs.make(TWO, render_mode="rgb_array")
+    policy = StayPolicy()
+    session = PlaySession(env, policy, human="agent_0", window=window, seed=5)
+    assert session.tick(now=0.0)
+    assert env.grid_state.step == 0  # the world waits for the human's move
+    h, w = env.grid_state.shape
+    moves = []
+    for _ in range(4):  # seed 5: agent_0 does not reach its ball in these moves
+        r, c = (int(v) for v in env.grid_state.positions[0])
+        key, delta = ((pygame.K_RIGHT, (0, 1)) if c < w - 1 else (pygame.K_LEFT, (0, -1)))
+        if len(moves) % 2:
+            key, delta = ((pygame.K_DOWN, (1, 0)) if r < h - 1 else (pygame.K_UP, (-1, 0)))
+        step = env.grid_state.step
+        _press(key)
+        assert session.tick(now=0.0)
+        assert env.grid_state.step == step + 1
+        assert tuple(env.grid_state.positions[0]) == (r + delta[0], c + delta[1])
+        moves.append(key)
+    assert "agent_0" in env.agents and len(set(moves)) >= 2
+    # the policy acted for everyone but the human's agent
+    assert policy.calls and all("agent_0" not in call for call in policy.calls)
+    pos = tuple(env.grid_state.positions[0])
+    step = env.grid_state.step
+    _press(pygame.K_SPACE)  # space: stay
+    session.tick(now=0.0)
+    assert env.grid_state.step == step + 1 and tuple(env.grid_state.positions[0]) == pos
+    # the steered agent is drawn with its dark halo on screen (the 5x3 map at 128 px per cell)
+    session.draw()
+    screen = pygame.surfarray.array3d(pygame.display.get_surface()).swapaxes(0, 1)
+    r, c = env.grid_state.positions[0]
+    assert tuple(screen[r * 128 + 64, c * 128 + 64 - 54]) == tuple(qmarl_envs.render.raster.HIGHLIGHT)
+    r1, c1 = env.grid_state.positions[1]
+    assert tuple(screen[r1 * 128 + 64, c1 * 128 + 64 - 54]) != tuple(qmarl_envs.render.raster.HIGHLIGHT)
+    session.close()
+
+
+def test_pause_step_restart_and_quit_keys(window):
+    env = qmarl_envs.make("qmarl/Jungle-v0", render_mode="rgb_array")
+    session = PlaySession(env, UniformRandomPolicy(0), window=window, seed=0, fps=1.0)
+    assert session.tick(now=100.0) and env.grid_state.step == 1  # due: steps
+    assert session.tick(now=100.5) and env.grid_state.step == 1  # not due yet at 1 step/s
+    _press(pygame.K_p)
+    assert session.tick(now=200.0) and session.paused and env.grid_state.step == 1
+    _press(pygame.K_n)
+    assert session.tick(now=200.0) and env.grid_state.step == 2 and session.paused
+    assert session.tick(now=300.0) and env.grid_state.step == 2
+    _press(pygame.K_r)
+    assert session.tick(now=300.0) and env.grid_state.step == 0
+    _press(pygame.K_p)
+    assert session.tick(now=400.0) and not session.paused and env.grid_state.step == 1
+    _press(pygame.K_q)
+    assert session.tick(now=500.0) is False and session.finished
+    session.close()
+    assert not pygame.display.get_init()
+
+
+def test_episode_summaries_are_printed_and_recorded_headless(tmp_path):
+    lines = []
+    out = tmp_path / "roll.gif"
+    summaries = play("qmarl/Jungle-v0", record=str(out), seed=2, episodes=2, max_steps=6, print_fn=lines.append)
+    assert not pygame.display.get_init()  # recording without --human is headless
+    assert len(summaries) == 2 and all("score" in s for s in summaries)
+    assert [ln.split(":")[0] for ln in lines if ln.startswith("episode")] == ["episode 1/2", "episode 2/2"]
+    assert "score" in lines[0] and "length" in lines[0]
+    frames = iio.imread(out, index=None)
+    assert frames.shape[0] == sum(s["length"] + 1 for s in summaries)  # reset + every step
+    assert lines[-1].startswith(f"wrote {out}")
+
+
+def test_cli_play_records_mp4_and_prints_the_summary(tmp_path, capsys):
+    out = tmp_path / "sub" / "roll.mp4"
+    assert main(["play", TWO, "--record", str(out), "--max-steps", "5", "--seed", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "episode 1/1:" in printed and "score" in printed
+    import imageio.v2 as iio2
+
+    length = int(printed.split("length ")[1].split()[0])
+    assert iio2.get_reader(out).count_frames() == length + 1
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp file left
+
+
+def test_unknown_human_agent_is_a_clear_error(capsys):
+    with pytest.raises(ValueError, match=r"human: unknown agent 'agent_9'.*agent_0, agent_1"):
+        play(TWO, human="agent_9")
+    assert main(["play", TWO, "--human", "nobody"]) == 2
+    err = capsys.readouterr().err
+    assert "human" in err and "nobody" in err
+    assert not pygame.display.get_init()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"human": "agent_0", "headless": True}, "human"),
+    ({"record": "out.avi"}, "record"),
+    ({"episodes": 0}, "episodes"),
+    ({"max_steps": 0}, "max_steps"),
+    ({"seed": -1}, "seed"),
+    ({"fps": 0}, "fps"),
+    ({"policy": ""}, "policy"),
+])
+def test_bad_play_arguments(kwargs, match, tmp_path):
+    with pytest.raises(ValueError, match=match):
+        play(TWO, **kwargs)
+    assert not list(tmp_path.iterdir())
+
+
+def test_unknown_env_id_names_close_ids():
+    with pytest.raises(ValueError, match="BallCollection"):
+        play("qmarl/BallColection-3x3-v0")
+
+
+def test_real_policy_resolver_comes_first(monkeypatch):
+    env = qmarl_envs.make(TWO)
+    seen = {}
+
+    def resolver(spec, env_):
+        seen["args"] = (spec, env_)
+        return StayPolicy()
+
+    monkeypatch.setattr(qmarl_agents, "resolve_policy", resolver, raising=False)
+    pol = play_mod.resolve_policy("scripted", env)
+    assert isinstance(pol, StayPolicy) and seen["args"] == ("scripted", env)
+    monkeypatch.setattr(qmarl_agents, "resolve_policy", lambda s, e: object(), raising=False)
+    with pytest.raises(ValueError, match="act"):
+        play_mod.resolve_policy("random", env)
+
+
+def test_fallback_random_policy_when_the_resolver_is_missing(monkeypatch):
+    monkeypatch.delattr(qmarl_agents, "resolve_policy", raising=False)
+    env = qmarl_envs.make(TWO)
+    pol = play_mod.resolve_policy("random", env, seed=4)
+    assert isinstance(pol, UniformRandomPolicy)
+    with pytest.raises(ValueError, match="resolve_policy"):
+        play_mod.resolve_policy("scripted", env)
+    obs = {f"agent_{i}": None for i in range(2000)}
+    a = pol.act(obs)
+    b = UniformRandomPolicy(4).act(obs)
+    assert a == b and set(a) == set(obs)
+    assert set(a.values()) == {0, 1, 2, 3, 4}
+    assert UniformRandomPolicy(5).act(obs) != a
