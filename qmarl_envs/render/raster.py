@@ -200,8 +200,8 @@ def _background_tiles(c: int, ball_colours: np.ndarray, shine: bool = True) -> n
     # pit: a dark hole with a soft rim
     tiles[BG_PIT] = _mix(tiles[BG_PIT], PIT.astype(np.float32), _box(c, 0.44 * c, 0.16 * c))
     tiles[BG_PIT] = _mix(tiles[BG_PIT], np.float32([18, 12, 12]), _box(c, 0.30 * c, 0.12 * c))
-    # food: a green disc with a darker rim and a small highlight
-    edge = max(1.0, c / 20)
+    # food: a green disc with a darker rim (from 12-pixel cells) and a small highlight
+    edge = max(1.0, c / 20) if c >= 12 else 0.0
     rf = 0.27 * c
     tiles[BG_FOOD] = _mix(tiles[BG_FOOD], FOOD * 0.62, _disc(c, rf))
     tiles[BG_FOOD] = _mix(tiles[BG_FOOD], FOOD.astype(np.float32), _disc(c, rf - edge))

@@ -90,7 +90,7 @@ class HumanWindow:
         mw, mh = self.max_size
         self._fit = min(mw / w, mh / h)
         self.scale = float(min(base, self._fit))
-        vw = max(self.MIN_WIDTH, min(mw, int(round(w * self.scale))))
+        vw = max(min(self.MIN_WIDTH, mw), min(mw, int(round(w * self.scale))))
         vh = min(mh, int(round(h * self.scale)))
         self._view = (vw, vh)
         self._center = (w / 2, h / 2)
@@ -190,7 +190,7 @@ class HumanWindow:
         vw, vh = self._view
         self.screen.fill((16, 16, 20))
         surf = pg.surfarray.make_surface(np.ascontiguousarray(region.swapaxes(0, 1)))
-        self.screen.blit(surf, (int(round(offset[0])), int(round(offset[1]))))
+        self.screen.blit(surf, (math.floor(offset[0] + 0.5), math.floor(offset[1] + 0.5)))
         bar = pg.Rect(0, vh, vw, self.STATUS_PX)
         self.screen.fill(CAPTION_BG, bar)
         text = self.font.render(status, True, CAPTION_FG)
