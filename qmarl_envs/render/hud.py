@@ -62,7 +62,7 @@ def status_line(env: Any) -> str:
         env: a :class:`~qmarl_envs.api.parallel.GridParallelEnv` (or a wrapper of one).
 
     Returns:
-        e.g. ``"step 12/100 · live 3/4 · score -40.0"``; ``"not started"`` before the first reset.
+        e.g. ``"step 12/100 · live 3/4 · score -40.00"``; ``"not started"`` before the first reset.
     """
     base = getattr(env, "unwrapped", env)
     st = base.grid_state
@@ -70,8 +70,8 @@ def status_line(env: Any) -> str:
         return "not started"
     live = base.alive_mask()
     score = running_score(base)
-    return (f"step {st.step}/{base.scenario.max_cycles} · live {int(live.sum())}/{live.size}"
-            f" · score {score:.1f}")
+    shown = f"{score:.1f}" if abs(score) >= 100 else f"{score:.2f}"
+    return f"step {st.step}/{base.scenario.max_cycles} · live {int(live.sum())}/{live.size} · score {shown}"
 
 
 class CaptionRenderer:

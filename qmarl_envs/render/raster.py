@@ -172,59 +172,67 @@ def _label_masks(labels: np.ndarray, c: int) -> np.ndarray:
     return out
 
 
-def _background_tiles(c: int, ball_colours: np.ndarray, shine: bool = True) -> np.ndarray:
-    """``uint8 (BG_BALL + B, c, c, 3)`` background tiles; ``ball_colours`` is ``uint8 (B, 3)``; ``shine``
-    adds a highlight to balls (left out where a label goes on them)."""
-    n = BG_BALL + len(ball_colours)
+def _background_tile(c: int, code: int, shine: bool = True) -> np.ndarray:
+    """``float32 (c, c, 3)`` background tile of one code (``BG_*``; ``BG_BALL + k`` is a ball of
+    palette colour ``k``); ``shine`` adds a highlight to balls (left out where a label goes)."""
     floor = FLOOR.astype(np.float32)
-    tiles = np.broadcast_to(floor, (n, c, c, 3)).astype(np.float32)
+    tile = np.broadcast_to(floor, (c, c, 3)).copy()
+    ball = TEAM_COLOURS[code - BG_BALL].astype(np.float32) if code >= BG_BALL else None
     if c < SHAPE_CELL:  # flat colours
-        tiles[BG_WALL] = WALL
-        tiles[BG_PIT] = PIT
-        tiles[BG_FOOD] = FOOD
-        tiles[BG_LANDMARK] = LANDMARK
-        tiles[BG_TARGET] = TARGET
-        tiles[BG_BALL:] = (ball_colours.astype(np.float32)[:, None, None] * 2 + floor) / 3
-        return tiles.round().astype(np.uint8)
-    # grid lines on the top and left edge of every non-wall tile
-    tiles[:, 0, :] = GRID
-    tiles[:, :, 0] = GRID
-    # wall: flat with a light top-left and a dark bottom-right bevel
-    wall = np.broadcast_to(WALL.astype(np.float32), (c, c, 3)).copy()
-    bevel = max(1, c // 16)
-    wall[:bevel, :] += 22
-    wall[:, :bevel] += 22
-    wall[-bevel:, :] -= 18
-    wall[:, -bevel:] -= 18
-    tiles[BG_WALL] = wall
-    # pit: a dark hole with a soft rim
-    tiles[BG_PIT] = _mix(tiles[BG_PIT], PIT.astype(np.float32), _box(c, 0.44 * c, 0.16 * c))
-    tiles[BG_PIT] = _mix(tiles[BG_PIT], np.float32([18, 12, 12]), _box(c, 0.30 * c, 0.12 * c))
-    # food: a green disc with a darker rim (from 12-pixel cells) and a small highlight
-    edge = max(1.0, c / 20) if c >= 12 else 0.0
-    rf = 0.27 * c
-    tiles[BG_FOOD] = _mix(tiles[BG_FOOD], FOOD * 0.62, _disc(c, rf))
-    tiles[BG_FOOD] = _mix(tiles[BG_FOOD], FOOD.astype(np.float32), _disc(c, rf - edge))
-    tiles[BG_FOOD] = _mix(tiles[BG_FOOD], np.float32([190, 236, 170]),
-                          _disc(c, 0.07 * c, -0.11 * c, -0.11 * c) * 0.8)
-    # landmark: sand ground with a ring; target: gold ground with a bullseye
-    for code, ground, ring in ((BG_LANDMARK, LANDMARK, LANDMARK_RING), (BG_TARGET, TARGET, TARGET_RING)):
-        t = tiles[code]
-        t[1:, 1:] = ground
+        flat = {BG_FLOOR: floor, BG_WALL: WALL, BG_PIT: PIT, BG_FOOD: FOOD, BG_LANDMARK: LANDMARK,
+                BG_TARGET: TARGET}
+        tile[:] = (ball * 2 + floor) / 3 if ball is not None else flat[code]
+        return tile
+    if code == BG_WALL:  # flat with a light top-left and a dark bottom-right bevel
+        tile[:] = WALL
+        bevel = max(1, c // 16)
+        tile[:bevel, :] += 22
+        tile[:, :bevel] += 22
+        tile[-bevel:, :] -= 18
+        tile[:, -bevel:] -= 18
+        return tile
+    tile[0, :] = GRID  # grid lines on the top and left edge of every other tile
+    tile[:, 0] = GRID
+    edge = max(1.0, c / 20) if c >= 12 else 0.0  # rim width of discs
+    if code == BG_PIT:  # a dark hole with a soft rim
+        tile = _mix(tile, PIT.astype(np.float32), _box(c, 0.44 * c, 0.16 * c))
+        tile = _mix(tile, np.float32([18, 12, 12]), _box(c, 0.30 * c, 0.12 * c))
+    elif code == BG_FOOD:  # a green disc with a darker rim and a small highlight
+        rf = 0.27 * c
+        tile = _mix(tile, FOOD * 0.62, _disc(c, rf))
+        tile = _mix(tile, FOOD.astype(np.float32), _disc(c, rf - edge))
+        tile = _mix(tile, np.float32([190, 236, 170]), _disc(c, 0.07 * c, -0.11 * c, -0.11 * c) * 0.8)
+    elif code in (BG_LANDMARK, BG_TARGET):  # sand ground with a ring; the target: gold with a bullseye
+        ground, ring = (LANDMARK, LANDMARK_RING) if code == BG_LANDMARK else (TARGET, TARGET_RING)
+        tile[1:, 1:] = ground
         ring_a = np.clip(_disc(c, 0.36 * c) - _disc(c, 0.36 * c - max(1.5, c / 12)), 0, 1)
-        t[:] = _mix(t, ring.astype(np.float32), ring_a)
+        tile = _mix(tile, ring.astype(np.float32), ring_a)
         if code == BG_TARGET:
-            t[:] = _mix(t, ring.astype(np.float32), _disc(c, 0.14 * c))
-    # balls: a disc in the owner's colour with a darker rim and a shine
-    if len(ball_colours):
-        col = ball_colours.astype(np.float32)[:, None, None]  # (B, 1, 1, 3)
+            tile = _mix(tile, ring.astype(np.float32), _disc(c, 0.14 * c))
+    elif ball is not None:  # a disc in the owner's colour with a darker rim and a shine
         rb = 0.30 * c
-        b = tiles[BG_BALL:]
-        b[:] = _mix(b, col * 0.6, _disc(c, rb))
-        b[:] = _mix(b, col, _disc(c, rb - edge))
+        tile = _mix(tile, ball * 0.6, _disc(c, rb))
+        tile = _mix(tile, ball, _disc(c, rb - edge))
         if shine:
-            b[:] = _mix(b, np.float32([255, 255, 255]), _disc(c, 0.06 * c, -0.14 * c, -0.14 * c) * 0.7)
-    return tiles.round().astype(np.uint8)
+            tile = _mix(tile, np.float32([255, 255, 255]), _disc(c, 0.06 * c, -0.14 * c, -0.14 * c) * 0.7)
+    return tile
+
+
+def _pack(rgb: np.ndarray) -> np.ndarray:
+    """``uint32 (...)``: RGB triples (``(..., 3)``, rounded to uint8) packed one pixel per word."""
+    rgb = np.rint(rgb).astype(np.uint8) if rgb.dtype != np.uint8 else rgb
+    out = np.zeros(rgb.shape[:-1] + (4,), dtype=np.uint8)
+    out[..., :3] = rgb
+    return out.view(np.uint32)[..., 0]
+
+
+def _unpack(words: np.ndarray) -> np.ndarray:
+    """``uint8 (..., 3)``: the inverse of :func:`_pack`, as a new C-contiguous array."""
+    b = np.ascontiguousarray(words).view(np.uint8).reshape(words.shape + (4,))
+    out = np.empty(words.shape + (3,), dtype=np.uint8)
+    for ch in range(3):  # channel by channel: much faster than one strided 3-of-4 byte copy
+        out[..., ch] = b[..., ch]
+    return out
 
 
 def _hp_colour(frac: np.ndarray) -> np.ndarray:
@@ -274,7 +282,7 @@ def _agent_sprites(c: int, colours: np.ndarray, levels: np.ndarray, halo: np.nda
     if c >= BAR_CELL:
         hurt = levels < HP_LEVELS
         if hurt.any():
-            bh = max(2, int(round(c / 9)))
+            bh = max(3, int(round(c / 8)))
             x0, x1 = int(round(0.12 * c)), c - int(round(0.12 * c))
             y0 = max(0, int(round(0.06 * c)))
             width = x1 - x0
@@ -282,7 +290,7 @@ def _agent_sprites(c: int, colours: np.ndarray, levels: np.ndarray, halo: np.nda
             xs = np.arange(width)[None, :]
             fill = (xs >= 1) & (xs < 1 + filled[:, None])  # (U, width)
             bar = np.broadcast_to(np.float32([34, 34, 38]), (u, bh, width, 3)).copy()
-            inner_rows = slice(1, bh - 1) if bh > 2 else slice(0, bh)
+            inner_rows = slice(1, bh - 1) if bh >= 6 else slice(0, bh)  # framed when tall enough
             hp_col = _hp_colour(frac)
             seg = bar[:, inner_rows]
             seg[:] = np.where(fill[:, None, :, None], hp_col[:, None, None, :], seg)
@@ -293,18 +301,6 @@ def _agent_sprites(c: int, colours: np.ndarray, levels: np.ndarray, halo: np.nda
         text = _label_masks(labels, c)
         rgb[text] = 255.0
     return rgb, alpha
-
-
-def _ball_label_tiles(tiles: np.ndarray, codes: np.ndarray, owners: np.ndarray, c: int) -> tuple:
-    """Extend the tile table with labelled ball tiles; returns ``(tiles, codes)`` (see rasterize)."""
-    ball = owners >= 0
-    keys, inv = np.unique(np.stack([codes[ball], owners[ball]], axis=1), axis=0, return_inverse=True)
-    labelled = tiles[keys[:, 0]].copy()
-    mask = _label_masks(keys[:, 1], c)
-    labelled[mask] = 255
-    codes = codes.copy()
-    codes[ball] = len(tiles) + inv.reshape(-1)
-    return np.concatenate([tiles, labelled]), codes
 
 
 def rasterize(state: Any, styles: np.ndarray, hp: np.ndarray | None = None, *, cell: int | None = None,
@@ -329,8 +325,8 @@ def rasterize(state: Any, styles: np.ndarray, hp: np.ndarray | None = None, *, c
 
     Raises:
         ValueError: if ``styles`` or ``hp`` do not have shape ``(M,)``, ``cell`` is not a positive
-            int, ``view`` is not a non-empty window inside the map, or a ``highlight`` index is out
-            of range.
+            int, ``view`` is not a non-empty window inside the map, a ``highlight`` index is out of
+            range, or a ball's owner is not an entity.
     """
     h, w = (int(v) for v in state.shape)
     m = int(state.positions.shape[0])
@@ -356,32 +352,46 @@ def rasterize(state: Any, styles: np.ndarray, hp: np.ndarray | None = None, *, c
     vh, vw = r1 - r0, c1 - c0
     win = (slice(r0, r1), slice(c0, c1))
     k = len(TEAM_COLOURS)
+    style_all = styles.astype(np.int64) % k
 
-    # ---- background codes (vh, vw)
-    balls = np.asarray(state.balls)[win]
+    # ---- background: one code per cell, one tile per code in use (packed RGB words)
+    all_balls = np.asarray(state.balls)
+    balls = all_balls[win]
     land = np.asarray(state.landmarks)[win]
-    code = np.zeros((vh, vw), dtype=np.int16)
+    code = np.zeros((vh, vw), dtype=np.int64)
     code[np.asarray(state.food)[win]] = BG_FOOD
     code[land >= 0] = BG_LANDMARK
     if state.target >= 0:
         code[land == state.target] = BG_TARGET
     code[np.asarray(state.pits)[win]] = BG_PIT
     has_ball = balls >= 0
-    owner = np.where(has_ball, balls, -1).astype(np.int64)
     if has_ball.any():
+        owner = balls[has_ball].astype(np.int64)
         if owner.max() >= m:
             raise ValueError(f"state.balls: owner {owner.max()} is not an entity (M = {m})")
-        code[has_ball] = BG_BALL + styles[owner[has_ball]].astype(np.int64) % k
+        code[has_ball] = BG_BALL + style_all[owner]
     code[np.asarray(state.walls)[win]] = BG_WALL
-    any_balls = bool((np.asarray(state.balls) >= 0).any())
     if labels is None:
-        labels = any_balls and c >= LABEL_CELL
-    tiles = _background_tiles(c, TEAM_COLOURS, shine=not labels)
-    if labels and has_ball.any():
-        tiles, code = _ball_label_tiles(tiles, code.astype(np.int64), owner, c)
-    out = tiles[code]  # (vh, vw, c, c, 3)
+        labels = c >= LABEL_CELL and bool((all_balls >= 0).any())
+    if labels and has_ball.any():  # labelled balls get one code per owner
+        code[has_ball] = BG_BALL + k + balls[has_ball]
+    used = np.flatnonzero(np.bincount(code.ravel()))
+    table = np.empty((len(used), c, c, 3), dtype=np.float32)
+    for i, u in enumerate(used):  # one tile per kind of cell in view (a handful), not per cell
+        if u < BG_BALL + k:
+            table[i] = _background_tile(c, int(u), shine=not labels)
+        else:
+            owner_id = int(u) - BG_BALL - k
+            tile = _background_tile(c, BG_BALL + int(style_all[owner_id]), shine=False)
+            tile[_label_masks(np.array([owner_id]), c)[0]] = 255.0
+            table[i] = tile
+    lut = np.zeros(int(used[-1]) + 1, dtype=np.int64)
+    lut[used] = np.arange(len(used))
+    flat_tiles = c < SHAPE_CELL  # every tile and sprite is one colour: work on one word per cell
+    packed = _pack(table)
+    out = packed[:, 0, 0][lut[code]] if flat_tiles else packed[lut[code]]  # (vh, vw[, c, c]) uint32
 
-    # ---- entities
+    # ---- entities: one sprite per kind (colour, hit points, halo, label), blended onto their cells
     pos = np.asarray(state.positions)
     alive = np.asarray(state.alive, dtype=bool)
     inside = alive & (pos[:, 0] >= r0) & (pos[:, 0] < r1) & (pos[:, 1] >= c0) & (pos[:, 1] < c1)
@@ -393,24 +403,35 @@ def rasterize(state: Any, styles: np.ndarray, hp: np.ndarray | None = None, *, c
             if hl.size and (hl.min() < 0 or hl.max() >= m):
                 raise ValueError(f"highlight: expected entity indices in [0, {m}), got {hl.tolist()}")
             halo[hl] = True
-        # draw highlighted entities last so they win a shared cell
-        idx = idx[np.argsort(halo[idx], kind="stable")]
+            idx = np.concatenate([idx[~halo[idx]], idx[halo[idx]]])  # highlighted last: they win a cell
         level = np.rint(np.clip(np.nan_to_num(hp[idx], nan=1.0), 0, 1) * HP_LEVELS).astype(np.int64)
-        style = styles[idx].astype(np.int64) % k
-        label = idx if labels else np.full(idx.size, -1, dtype=np.int64)
-        key = np.stack([style, level, halo[idx].astype(np.int64), label], axis=1)
-        kinds, inv = np.unique(key, axis=0, return_inverse=True)
-        rgb, alpha = _agent_sprites(c, TEAM_COLOURS[kinds[:, 0]], kinds[:, 1], kinds[:, 2].astype(bool),
-                                    kinds[:, 3])
+        key = (style_all[idx] * (HP_LEVELS + 1) + level) * 2 + halo[idx]
+        if labels:
+            key = key * m + idx
+        present = np.flatnonzero(np.bincount(key)) if not labels else np.unique(key)
+        lut = np.zeros(int(present[-1]) + 1, dtype=np.int64)
+        lut[present] = np.arange(len(present))
+        kind = lut[key]
+        label = present % m if labels else np.full(len(present), -1, dtype=np.int64)
+        base = present // m if labels else present
+        rgb, alpha = _agent_sprites(c, TEAM_COLOURS[base // 2 // (HP_LEVELS + 1)], base // 2 % (HP_LEVELS + 1),
+                                    (base % 2).astype(bool), label)
         flat = (pos[idx, 0] - r0) * vw + (pos[idx, 1] - c0)
-        who = np.full(vh * vw, -1, dtype=np.int64)
-        who[flat] = inv.reshape(-1)  # one sprite per cell; with repeats, the last entity wins
+        who = np.full(vh * vw, -1, dtype=np.int32)
+        who[flat] = kind  # one sprite per cell; with repeats, the last entity wins
         cells = np.flatnonzero(who >= 0)
         kind = who[cells]
-        tiles_flat = out.reshape(vh * vw, c, c, 3)
-        blended = _mix(tiles_flat[cells].astype(np.float32), rgb[kind], alpha[kind])
-        tiles_flat[cells] = np.rint(blended).astype(np.uint8)
-    return out.transpose(0, 2, 1, 3, 4).reshape(vh * c, vw * c, 3)
+        if flat_tiles:  # opaque one-colour sprites
+            out.reshape(vh * vw)[cells] = _pack(rgb[:, 0, 0])[kind]
+        else:
+            tiles = out.reshape(vh * vw, c, c)
+            under = _unpack(tiles[cells]).astype(np.float32)
+            tiles[cells] = _pack(_mix(under, rgb[kind], alpha[kind]))
+    if flat_tiles:
+        img = np.repeat(np.repeat(out, c, axis=0), c, axis=1) if c > 1 else out
+    else:
+        img = out.transpose(0, 2, 1, 3).reshape(vh * c, vw * c)
+    return _unpack(img)
 
 
 def agent_entity(env: Any, agent: str) -> int:
