@@ -1,0 +1,247 @@
+"""The agent registry: ``make_agent``, ``load_policy`` and ``resolve_policy``.
+
+Every agent is one :class:`AgentSpec` naming (as ``"module:attr"`` strings, imported only when
+used, so ``import qmarl_agents`` stays free of torch) a factory that builds a trainable
+:class:`~qmarl_agents.base.Agent` and a loader that rebuilds a policy from a checkpoint. New agents
+(the quantum ones) call :func:`register_agent` and then work in ``qmarl train``/``evaluate`` and the
+leaderboard unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qmarl_agents.base import Agent, BatchPolicy
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """One registered agent.
+
+    Attributes:
+        name: registry name, e.g. ``"ppo"``.
+        factory: ``"module:attr"`` of ``f(env_id: str | None, seed: int | None, **config) -> Agent``;
+            it must reject unknown config keys with a ValueError listing the allowed ones.
+        loader: ``"module:attr"`` of ``f(config: dict, arrays: dict[str, ndarray], env) -> BatchPolicy``
+            rebuilding a policy from a checkpoint (``env`` may be None).
+        description: one line for ``qmarl train --help`` and the docs.
+        needs_env_id: whether :func:`make_agent` requires ``env_id``.
+        resumer: optional ``"module:attr"`` of ``f(config, arrays) -> Agent`` rebuilding a *trainable*
+            agent from a checkpoint (``qmarl train --resume``); without it the loader's result must
+            itself be an :class:`~qmarl_agents.base.Agent`.
+    """
+
+    name: str
+    factory: str
+    loader: str
+    description: str = ""
+    needs_env_id: bool = True
+    resumer: str | None = None
+
+    def _load(self, field: str):
+        mod, attr = getattr(self, field).split(":")
+        return getattr(importlib.import_module(mod), attr)
+
+
+_AGENTS: dict[str, AgentSpec] = {}
+
+
+def register_agent(spec: AgentSpec) -> None:
+    """Add an agent to the registry.
+
+    Raises:
+        ValueError: if the name is taken or a ``factory``/``loader`` string is not ``"module:attr"``.
+    """
+    if spec.name in _AGENTS:
+        raise ValueError(f"agent {spec.name!r} is already registered")
+    for field in ("factory", "loader", "resumer"):
+        value = getattr(spec, field)
+        if (value is not None or field != "resumer") and (not isinstance(value, str) or value.count(":") != 1):
+            raise ValueError(f"{field}: expected 'module:attr', got {getattr(spec, field)!r}")
+    _AGENTS[spec.name] = spec
+
+
+def list_agents() -> list[str]:
+    """Names of the registered agents, in registration order."""
+    return list(_AGENTS)
+
+
+def agent_spec(name: str) -> AgentSpec:
+    """The :class:`AgentSpec` of ``name``.
+
+    Raises:
+        ValueError: for an unknown name; the message lists the available ones.
+    """
+    try:
+        return _AGENTS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown agent {name!r}; available: {', '.join(_AGENTS)}") from None
+
+
+def make_agent(name: str, env_id: str | None = None, seed: int | None = 0, **config: Any) -> Agent:
+    """Build a registered agent, ready to ``learn``, ``save`` and ``act``.
+
+    Args:
+        name: ``"ppo"``, ``"a2c"``, ``"dqn"``, ``"random"``, ``"scripted"`` or any registered name
+            (:func:`list_agents`).
+        env_id: the env to train on (required by trainable agents), e.g. ``"qmarl/Jungle-v0"``.
+        seed: seeds the agent's generators and its training envs; the same seed gives the same
+            result in a new process.
+        **config: agent hyperparameters (the agent's config dataclass lists them) and
+            ``env_kwargs={...}`` (config overrides of the env, e.g. ``max_cycles``).
+
+    Returns:
+        an :class:`~qmarl_agents.base.Agent`.
+
+    Raises:
+        ValueError: unknown agent (lists the available names), missing or unknown ``env_id``,
+            unknown config key (lists the allowed ones) or a bad value.
+    """
+    spec = agent_spec(name)
+    if env_id is not None:
+        import qmarl_envs
+
+        qmarl_envs.spec(env_id)  # raises ValueError naming close ids
+    elif spec.needs_env_id:
+        raise ValueError(f"env_id: agent {name!r} needs an env id, e.g. env_id='qmarl/Jungle-v0'")
+    return spec._load("factory")(env_id=env_id, seed=seed, **config)
+
+
+def load_policy(path: str | os.PathLike, env=None, *, env_id: str | None = None) -> BatchPolicy:
+    """Load a policy from a checkpoint directory (never unpickles or executes code from it).
+
+    Args:
+        path: a directory written by ``agent.save`` (``config.json`` + ``model.safetensors``).
+        env: optional env to use the policy in; its id must match the checkpoint's, and
+            env-bound policies (``scripted``) are bound to it.
+        env_id: optional id the checkpoint must have been made for.
+
+    Returns:
+        a :class:`~qmarl_agents.base.BatchPolicy` (``act`` and ``act_batch``).
+
+    Raises:
+        FileNotFoundError: if there is no checkpoint at ``path``.
+        ValueError: if the files are not a valid qmarl checkpoint, the agent is not registered, the
+            env id differs, or the stored architecture does not match the weights or the env.
+    """
+    from qmarl_agents.checkpoint import load_checkpoint
+
+    if env is not None:
+        env_id_of_env = getattr(getattr(env, "unwrapped", env), "env_id", None)
+        if env_id is not None and env_id_of_env != env_id:
+            raise ValueError(f"env_id {env_id!r} and env ({env_id_of_env!r}) disagree")
+        env_id = env_id_of_env
+    config, arrays = load_checkpoint(path, env_id=env_id)
+    spec = agent_spec(config["agent"])
+    return spec._load("loader")(config, arrays, env)
+
+
+def load_agent(path: str | os.PathLike) -> Agent:
+    """Rebuild a trainable agent from a checkpoint, to continue training (``qmarl train --resume``).
+
+    Raises:
+        FileNotFoundError: if there is no checkpoint at ``path``.
+        ValueError: as :func:`load_policy`, or if the agent cannot resume.
+    """
+    from qmarl_agents.checkpoint import load_checkpoint
+
+    config, arrays = load_checkpoint(path)
+    spec = agent_spec(config["agent"])
+    if spec.resumer is not None:
+        return spec._load("resumer")(config, arrays)
+    agent = spec._load("loader")(config, arrays, None)
+    if not isinstance(agent, Agent):
+        raise ValueError(f"agent {spec.name!r} cannot resume training from a checkpoint")
+    return agent
+
+
+BUILTIN_SPECS = ("random", "scripted")
+"""Policy specs that :func:`resolve_policy` accepts besides checkpoint directories."""
+
+
+def resolve_policy(spec: str, env, *, seed: int | None = 0) -> BatchPolicy:
+    """A policy for ``env`` from a command-line style spec (what ``qmarl play`` and ``evaluate`` take).
+
+    Args:
+        spec: ``"random"``, ``"scripted"`` (bound to ``env``) or a checkpoint directory.
+        env: the qmarl env (parallel or AEC) the policy will act in.
+        seed: seed of the random/scripted policy's generator.
+
+    Returns:
+        a :class:`~qmarl_agents.base.BatchPolicy`.
+
+    Raises:
+        ValueError: for a spec that is neither a built-in name nor a checkpoint directory, or a
+            checkpoint that does not fit ``env`` (see :func:`load_policy`).
+    """
+    from qmarl_agents.baselines import RandomPolicy, ScriptedPolicy
+
+    if not isinstance(spec, (str, os.PathLike)):
+        raise ValueError(f"policy: expected a checkpoint dir, 'random' or 'scripted', got {spec!r}")
+    env_id = getattr(getattr(env, "unwrapped", env), "env_id", None)
+    if spec == "random":
+        return RandomPolicy(seed=seed, env_id=env_id)
+    if spec == "scripted":
+        return ScriptedPolicy(env, seed=seed)
+    if not Path(spec).is_dir():
+        raise ValueError(f"policy: {str(spec)!r} is neither {' nor '.join(map(repr, BUILTIN_SPECS))} "
+                         "nor a checkpoint directory")
+    return load_policy(spec, env)
+
+
+def _register_builtin() -> None:
+    base = "qmarl_agents"
+    register_agent(AgentSpec("ppo", f"{base}.sb3.agent:make_ppo", f"{base}.sb3.agent:load_sb3_policy",
+                             "PPO (Stable-Baselines3), one policy shared by all agents",
+                             resumer=f"{base}.sb3.agent:resume_sb3_agent"))
+    register_agent(AgentSpec("a2c", f"{base}.sb3.agent:make_a2c", f"{base}.sb3.agent:load_sb3_policy",
+                             "A2C (Stable-Baselines3), one policy shared by all agents",
+                             resumer=f"{base}.sb3.agent:resume_sb3_agent"))
+    register_agent(AgentSpec("dqn", f"{base}.sb3.agent:make_dqn", f"{base}.sb3.agent:load_sb3_policy",
+                             "DQN (Stable-Baselines3), one Q-network shared by all agents",
+                             resumer=f"{base}.sb3.agent:resume_sb3_agent"))
+    register_agent(AgentSpec("random", f"{base}.registry:_make_random",
+                             f"{base}.registry:_load_random",
+                             "uniform random actions", needs_env_id=False))
+    register_agent(AgentSpec("scripted", f"{base}.registry:_make_scripted",
+                             f"{base}.registry:_load_scripted",
+                             "the scenario's scripted heuristic (bound to an env)"))
+
+
+def _no_config(name: str, config: dict, allowed: tuple[str, ...] = ()) -> None:
+    unknown = sorted(set(config) - set(allowed))
+    if unknown:
+        raise ValueError(f"{name}: unknown config key(s) {unknown}; allowed: {sorted(allowed)}")
+
+
+def _make_random(env_id: str | None, seed: int | None, **config: Any) -> Agent:
+    from qmarl_agents.baselines import RandomPolicy
+
+    _no_config("random", config, ("env_kwargs",))
+    return RandomPolicy(seed=seed, env_id=env_id)
+
+
+def _make_scripted(env_id: str | None, seed: int | None, **config: Any) -> Agent:
+    from qmarl_agents.baselines import ScriptedPolicy
+
+    _no_config("scripted", config, ("env", "env_kwargs"))
+    return ScriptedPolicy(config.get("env"), seed=seed, env_id=env_id)
+
+
+def _load_random(config: dict, arrays: dict, env) -> BatchPolicy:
+    from qmarl_agents.baselines import RandomPolicy
+
+    return RandomPolicy.from_checkpoint(config, arrays, env)
+
+
+def _load_scripted(config: dict, arrays: dict, env) -> BatchPolicy:
+    from qmarl_agents.baselines import ScriptedPolicy
+
+    return ScriptedPolicy.from_checkpoint(config, arrays, env)
+
+
+_register_builtin()
