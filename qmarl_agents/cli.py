@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     # verbs contributed by other modules (one line each)
     # [cli-verbs]
     from qmarl_envs.render.play import add_cli as add_play_cli; add_play_cli(sub)  # noqa: E702
+    from qmarl_agents.commands import add_cli as add_agent_cli; add_agent_cli(sub)  # noqa: E702
     return parser
 
 
