@@ -7,8 +7,9 @@ deterministic (greedy) actions. An episode's score is the env's ``episode_summar
 (the paper's score; per-agent scores are averaged over agents). Statistics over all episodes:
 mean, interquartile mean (IQM, the 25 % trimmed mean) and 95 % confidence intervals of both from
 rliable's stratified bootstrap (Agarwal et al. 2021, "Deep RL at the edge of the statistical
-precipice", NeurIPS; percentile method, 2,000 resamples, seeded). With one env the only stratum is
-that env, so this is the percentile bootstrap over episodes.
+precipice", NeurIPS; percentile method, 2,000 resamples, seeded — see :func:`_rliable_ci` for the
+one fix applied to rliable's sampler). With one env the only stratum is that env, so this is the
+percentile bootstrap over episodes.
 
 A submission is one JSON file (:data:`SUBMISSION_SCHEMA`): env id, agent and its config hash,
 protocol, per-episode scores, the statistics, package versions, training budget and wall-clock.
@@ -19,7 +20,6 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -155,14 +155,7 @@ def score_statistics(scores: np.ndarray, *, reps: int = 2000, seed: int = 0,
     method = "rliable stratified bootstrap (percentile)"
     if x.size > 1:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # arch: random_state deprecation
-                from rliable import library as rly
-
-                _, intervals = rly.get_interval_estimates(
-                    {"policy": matrix}, both, reps=reps, confidence_interval_size=confidence,
-                    random_state=np.random.RandomState(seed))
-            ci = intervals["policy"]
+            ci = _rliable_ci(matrix, both, reps, seed, confidence)
         except (ImportError, TypeError):
             # rliable 1.2's bootstrap needs arch < 8 and pandas < 3; otherwise SciPy's bootstrap
             ci = _scipy_percentile_ci(matrix, both, reps, seed, confidence)
@@ -174,6 +167,27 @@ def score_statistics(scores: np.ndarray, *, reps: int = 2000, seed: int = 0,
             "std": float(x.std(ddof=1)) if x.size > 1 else 0.0,
             "min": float(x.min()), "max": float(x.max()),
             "mean_ci": mean_ci, "iqm_ci": iqm_ci, "n_episodes": int(x.size), "ci_method": method}
+
+
+def _rliable_ci(matrix: np.ndarray, func, reps: int, seed: int, confidence: float) -> np.ndarray:
+    """``(2, num_metrics)`` interval from rliable's ``StratifiedBootstrap`` (percentile method).
+
+    rliable 1.2 draws its resampling indices from NumPy's *global* RNG (``np.random.choice`` in
+    ``StratifiedBootstrap.update_indices``), ignoring ``random_state``; this subclass draws them from
+    the bootstrap's own seeded generator instead, so the same seed gives the same interval.
+    """
+    from rliable.library import StratifiedBootstrap
+
+    class SeededStratifiedBootstrap(StratifiedBootstrap):
+        def update_indices(self):
+            indices = self._generator.integers(0, self._num_items, size=self._args_shape)
+            if self._task_bootstrap:  # pragma: no cover - one task here
+                tasks = self._generator.integers(0, self._num_tasks, size=self._strata_indices[0].shape)
+                return (indices, tasks, *self._strata_indices[1:])
+            return (indices, *self._strata_indices)
+
+    bs = SeededStratifiedBootstrap(matrix, seed=np.random.default_rng(seed))
+    return np.asarray(bs.conf_int(func, reps=reps, size=confidence, method="percentile"))
 
 
 def _scipy_percentile_ci(matrix: np.ndarray, func, reps: int, seed: int, confidence: float) -> np.ndarray:

@@ -403,7 +403,8 @@ class SB3Agent(Agent):
         self.config = config
         self.env_kwargs = dict(env_kwargs or {})
         self.venv = AgentVecEnv(env_id, config.n_envs, self.env_kwargs, reward_scale=config.reward_scale)
-        self.model = self._build_model()
+        with torch_threads(config.torch_threads):  # initialisation (QR for orthogonal init) too
+            self.model = self._build_model()
         self.wall_clock_s = 0.0
         self._view: SB3Policy | None = None
 
