@@ -15,6 +15,8 @@ __all__ = ["ACTION_NAMES", "EnvSpec", "describe", "env_module", "list_envs", "ma
            "register", "registry", "spec"]
 
 _BALL = "qmarl_envs.scenarios.ball_collection"
+_SCALES = (("100", 100), ("1k", 1_000), ("10k", 10_000))
+"""Scale presets of the Q-MARL scenarios: id suffix and number of agents (map and food by density)."""
 
 
 def _register_builtin() -> None:
@@ -30,6 +32,15 @@ def _register_builtin() -> None:
         register(EnvSpec(id=f"qmarl/{name}", scenario=f"{_BALL}:BallCollection",
                          config=f"{_BALL}:BallCollectionConfig", kwargs={"layout": LAYOUTS[layout]},
                          description=desc), single_agent=single)
+
+    jungle = "qmarl_envs.scenarios.jungle"
+    register(EnvSpec(id="qmarl/Jungle-v0", scenario=f"{jungle}:Jungle", config=f"{jungle}:JungleConfig",
+                     kwargs={"num_agents": 4, "map_size": 5, "num_food": 1},
+                     description="Q-MARL §3.1.1: 4 agents share 1 food on 5x5; crowding kills"))
+    for suffix, n in _SCALES:
+        register(EnvSpec(id=f"qmarl/Jungle-{suffix}-v0", scenario=f"{jungle}:Jungle",
+                         config=f"{jungle}:JungleConfig", kwargs={"num_agents": n},
+                         description=f"Jungle at {n:,} agents (0.04 agents, 0.01 food per cell)"))
 
 
 _register_builtin()

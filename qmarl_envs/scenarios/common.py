@@ -1,0 +1,540 @@
+"""Shared machinery of the Q-MARL scenarios (Jungle, Battle, Deception): flat padded geometry,
+fast observation assembly, density defaults, config validation, and the vectorised nearest-target
+search behind every ``scripted_actions``.
+
+Everything is built for 10,000 agents: a map is handled as one flat array padded by
+:data:`PAD` cells on every side, so that a move, a 3x3 window or a 9x9 search window is an integer
+offset added to a cell's flat index, and an off-map cell is an ordinary padded cell (blocked for
+moves, :data:`~qmarl_envs.core.kernels.OFF_MAP` in observations). Per step, nothing scans the map
+except :func:`numpy.bincount` occupancy counts (one C loop); windows are gathered with
+precomputed offsets; static layers are padded once per episode.
+
+Sources: rules from the Q-MARL paper (seed 002, §3.1.1) and the authors' code (research/qmarl.md
+§1, [C]); the observation windows, counts and ``-1`` off-map cells follow [C]'s ``get_view``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from qmarl_envs.core import kernels
+
+PAD: int = 4
+"""Border (cells) added on every side of a map: covers the 3x3 view (radius 1) and the radius-4
+diamond of :func:`seek_actions`."""
+
+SEARCH_RADIUS: int = 4
+"""Manhattan radius (cells) of the exact local search in :func:`seek_actions`."""
+
+BLOCK: int = 3
+"""Side (cells) of the coarse blocks used by :func:`seek_actions` beyond :data:`SEARCH_RADIUS`. Any
+cell of an agent's own block lies within Chebyshev 2, hence Manhattan 4, so the local search
+always covers it."""
+
+ACTION_ROW = np.array([-1, 1, 0, 0, 0], dtype=np.int64)
+"""``int64 (5,)``: row change of each action id (cells)."""
+ACTION_COL = np.array([0, 0, -1, 1, 0], dtype=np.int64)
+"""``int64 (5,)``: column change of each action id (cells)."""
+UP, DOWN, LEFT, RIGHT, STAY = 0, 1, 2, 3, 4
+
+
+# ---------------------------------------------------------------------------- config helpers
+def check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> None:
+    """Raise a ``ValueError`` naming ``name`` unless ``value`` is an int in ``[minimum, maximum]``.
+
+    Raises:
+        ValueError: for a bool, a non-integer, or a value out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name}: expected an int, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        hi = "" if maximum is None else f" and <= {maximum}"
+        raise ValueError(f"{name}: expected an int >= {minimum}{hi}, got {value!r}")
+
+
+def check_float(name: str, value: Any, low: float, high: float, *, low_open: bool = False) -> None:
+    """Raise a ``ValueError`` naming ``name`` unless ``value`` is a real number in range.
+
+    Args:
+        name: argument name for the message.
+        value: the value to check.
+        low, high: inclusive bounds (``low`` exclusive when ``low_open``).
+        low_open: exclude ``low`` itself.
+
+    Raises:
+        ValueError: for a bool, a non-number, NaN, or a value out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name}: expected a number, got {value!r}")
+    v = float(value)
+    bad_low = v <= low if low_open else v < low
+    if not math.isfinite(v) or bad_low or v > high:
+        lo = f"> {low}" if low_open else f">= {low}"
+        raise ValueError(f"{name}: expected a number {lo} and <= {high}, got {value!r}")
+
+
+def side_for_density(count: int, density: float) -> int:
+    """Side of the smallest square map that holds ``count`` bodies at ``density`` bodies per cell.
+
+    Args:
+        count: number of bodies (agents) to place.
+        density: bodies per cell, in ``(0, 1]``.
+
+    Returns:
+        ``ceil(sqrt(count / density))``, at least 2 (cells).
+    """
+    return max(2, math.ceil(math.sqrt(count / density) - 1e-9))
+
+
+def count_for_density(side: int, density: float, minimum: int) -> int:
+    """``round(density * side**2)``, at least ``minimum``: a static-object count for a square map."""
+    return max(minimum, int(round(density * side * side)))
+
+
+# ---------------------------------------------------------------------------- placement
+def spaced_cells(rng: np.random.Generator, free: np.ndarray, n: int, spacing: int,
+                 rounds: int = 64, restarts: int = 32) -> tuple[np.ndarray, int]:
+    """Draw ``n`` cells at random with pairwise Manhattan distance at least ``spacing``.
+
+    Vectorised repair sampling: draw ``n`` distinct free cells; every cell with a lower-numbered
+    cell closer than ``spacing`` is redrawn among the free cells outside the kept cells' exclusion
+    diamonds; repeat. After ``rounds`` rounds without success the draw restarts; after
+    ``restarts`` restarts the spacing is lowered by one (spacing 1 is plain distinct sampling), so
+    a crowded map still gets a start, as spread as the attempts found.
+
+    Args:
+        rng: the env's generator.
+        free: ``bool (H, W)`` cells a body may start on.
+        n: number of cells.
+        spacing: wanted minimum Manhattan distance (``>= 1``).
+        rounds, restarts: effort per spacing level.
+
+    Returns:
+        ``(cells, spacing_used)``: ``int32 (n, 2)`` cells and the spacing they satisfy.
+
+    Raises:
+        ValueError: if ``free`` has fewer than ``n`` cells.
+    """
+    h, w = free.shape
+    if int(free.sum()) < n:
+        raise ValueError(f"cannot place {n} bodies on {int(free.sum())} free cells")
+    for s in range(max(int(spacing), 1), 1, -1):
+        r = s - 1
+        d = np.arange(-r, r + 1)
+        rr, cc = np.meshgrid(d, d, indexing="ij")
+        ring = (np.abs(rr) + np.abs(cc) <= r) & ((rr != 0) | (cc != 0))
+        g = FlatGrid((h, w), pad=r)
+        offs = (rr[ring] * g.wp + cc[ring]).astype(np.int64)
+        free_p = g.pad_layer(free, False, bool)
+        for _ in range(restarts):
+            cells = g.flat(kernels.sample_free_cells(rng, free, n))
+            for _ in range(rounds):
+                owner = np.full(g.size, n, dtype=np.int64)
+                owner[cells] = np.arange(n)
+                near = owner[cells[:, None] + offs[None, :]].min(axis=1)
+                bad = near < np.arange(n)
+                if not bad.any():
+                    return g.positions(cells), s
+                kept = cells[~bad]
+                blocked = ~free_p.copy()
+                blocked[(kept[:, None] + np.append(offs, 0)[None, :]).ravel()] = True
+                allowed = np.flatnonzero(~blocked)
+                m = int(bad.sum())
+                if allowed.size < m:
+                    break
+                cells = cells.copy()
+                cells[bad] = rng.choice(allowed, size=m, replace=False)
+    return kernels.sample_free_cells(rng, free, n), 1
+
+
+# ---------------------------------------------------------------------------- geometry
+class FlatGrid:
+    """Flat-index geometry of an ``(H, W)`` map padded by :data:`PAD` cells on every side.
+
+    A cell ``(row, col)`` has flat index ``(row + PAD) * (W + 2 PAD) + (col + PAD)``; every other
+    array of this module indexed by cell is a flat ``(size,)`` array in that layout.
+
+    Attributes:
+        shape: ``(H, W)`` in cells.
+        pad: border width (cells), :data:`PAD`.
+        wp: padded width ``W + 2 pad``.
+        size: number of padded cells ``(H + 2 pad) * wp``.
+        action_delta: ``int64 (5,)`` flat offset of each action id.
+        offs9: ``int64 (9,)`` flat offsets of the 3x3 window, row-major (``[4]`` is the centre).
+        offs_plus: ``int64 (5,)`` flat offsets of the cell and its 4 neighbours.
+        border: ``int64 (B,)`` flat indices of all padding cells.
+        inside: ``bool (size,)``, True on map cells.
+    """
+
+    def __init__(self, shape: tuple[int, int], pad: int = PAD):
+        h, w = int(shape[0]), int(shape[1])
+        self.shape = (h, w)
+        self.pad = pad
+        self.wp = w + 2 * pad
+        self.size = (h + 2 * pad) * self.wp
+        self.action_delta = ACTION_ROW * self.wp + ACTION_COL
+        self.offs9 = kernels.window_offsets(1, w, pad).ravel()
+        self.offs_plus = np.array([0, -self.wp, self.wp, -1, 1], dtype=np.int64)
+        inside = np.zeros((h + 2 * pad, self.wp), dtype=bool)
+        inside[pad:pad + h, pad:pad + w] = True
+        self.inside = inside.ravel()
+        self.border = np.flatnonzero(~self.inside)
+        self._tiles: dict[int, np.ndarray] = {}
+
+    def flat(self, positions: np.ndarray) -> np.ndarray:
+        """``int64 (N,)`` padded flat index of ``int (N, 2)`` cells."""
+        p = positions
+        return (p[:, 0].astype(np.int64) + self.pad) * self.wp + (p[:, 1] + self.pad)
+
+    def positions(self, flat: np.ndarray) -> np.ndarray:
+        """``int32 (N, 2)`` ``(row, col)`` cells of ``int64 (N,)`` padded flat indices."""
+        out = np.empty((flat.shape[0], 2), dtype=np.int32)
+        rows = flat // self.wp
+        out[:, 0] = rows - self.pad
+        out[:, 1] = flat - rows * self.wp - self.pad
+        return out
+
+    def pad_layer(self, layer: np.ndarray, fill, dtype=None) -> np.ndarray:
+        """Flatten an ``(H, W)`` layer into the padded layout, padding cells set to ``fill``.
+
+        Returns:
+            ``(size,)`` array of ``dtype`` (default: the layer's dtype).
+        """
+        dtype = layer.dtype if dtype is None else dtype
+        h, w = self.shape
+        p = self.pad
+        out = np.full((h + 2 * p, self.wp), fill, dtype=dtype)
+        out[p:p + h, p:p + w] = layer
+        return out.ravel()
+
+    def unpad(self, flat_layer: np.ndarray) -> np.ndarray:
+        """The ``(H, W)`` map part of a flat padded layer (a view)."""
+        h, w = self.shape
+        p = self.pad
+        return flat_layer.reshape(h + 2 * p, self.wp)[p:p + h, p:p + w]
+
+    def window_index(self, flat: np.ndarray) -> np.ndarray:
+        """``int64 (N * 9,)``: flat indices of each agent's 3x3 window, agent-major, row-major.
+
+        (``repeat`` + a cached tiled offset vector: about twice as fast as broadcasting
+        ``flat[:, None] + offs9`` for 10,000 agents.)
+        """
+        n = flat.shape[0]
+        tile = self._tiles.get(n)
+        if tile is None:
+            if len(self._tiles) > 8:
+                self._tiles.clear()
+            tile = self._tiles[n] = np.tile(self.offs9, n)
+        return np.repeat(flat, 9) + tile
+
+    def counts(self, flat: np.ndarray) -> np.ndarray:
+        """``int64 (size,)`` number of entries of ``flat`` in every padded cell (``np.bincount``)."""
+        return np.bincount(flat, minlength=self.size)
+
+    def plus_sum(self, grid: np.ndarray, flat: np.ndarray) -> np.ndarray:
+        """Sum of ``grid`` over each cell of ``flat`` and its 4 neighbours; ``(N,)`` of its dtype."""
+        d = self.offs_plus
+        take = np.take
+        out = take(grid, flat)
+        for k in (1, 2, 3, 4):
+            out += take(grid, flat + d[k])
+        return out
+
+    def box_sum(self, grid: np.ndarray, flat: np.ndarray) -> np.ndarray:
+        """Sum of ``grid`` over each cell's 3x3 window (Chebyshev <= 1); ``(N,)`` of its dtype."""
+        if flat.shape[0] == 0:
+            return np.zeros(0, dtype=grid.dtype)
+        return np.take(grid, self.window_index(flat)).reshape(-1, 9).sum(axis=1)
+
+
+class WindowTable:
+    """A padded ``float32 (size, C)`` table whose rows are gathered as 3x3 observation windows.
+
+    The first ``static`` channels are layers fixed for an episode (food, landmarks); the remaining
+    ``dynamic`` channels are per-step counts. Padding rows hold :data:`kernels.OFF_MAP` in every
+    channel. Because channels are interleaved per cell, one :func:`numpy.take` of ``N * 9`` rows
+    yields observations already in ``(N, 3, 3, C)`` layout (about 3x faster than gathering and
+    interleaving channels separately at 10,000 agents).
+
+    Dynamic channels are kept sparse: :meth:`set_counts` zeroes exactly the cells it wrote last
+    time, then writes the new ones, so the table stays correct whichever state it is fed.
+
+    Args:
+        grid: the geometry.
+        static_layers: ``(H, W)`` arrays (bool or numeric), one per static channel.
+        dynamic: number of count channels after them.
+    """
+
+    def __init__(self, grid: FlatGrid, static_layers: list[np.ndarray], dynamic: int):
+        self.grid = grid
+        self.static = len(static_layers)
+        self.channels = self.static + dynamic
+        t = np.zeros((grid.size, self.channels), dtype=np.float32)
+        for c, layer in enumerate(static_layers):
+            t[:, c] = grid.pad_layer(np.asarray(layer, dtype=np.float32), kernels.OFF_MAP)
+        t[grid.border, :] = kernels.OFF_MAP
+        self.table = t
+        self._written = np.zeros(0, dtype=np.int64)
+
+    def set_counts(self, cells: np.ndarray, counts: list[np.ndarray]) -> None:
+        """Write the dynamic channels.
+
+        Args:
+            cells: ``int64 (K,)`` map cells (flat, duplicates allowed) that may hold a non-zero count.
+            counts: one ``(size,)`` count grid per dynamic channel; only ``cells`` are copied from it.
+        """
+        t = self.table
+        s = self.static
+        if self._written.size:
+            t[self._written, s:] = 0.0
+        for j, grid_counts in enumerate(counts):
+            t[cells, s + j] = np.take(grid_counts, cells)
+        self._written = cells
+
+    def gather(self, flat: np.ndarray) -> np.ndarray:
+        """``float32 (N, 3, 3, C)`` windows around ``int64 (N,)`` cells (a new array)."""
+        n = flat.shape[0]
+        return np.take(self.table, self.grid.window_index(flat), axis=0).reshape(n, 3, 3, self.channels)
+
+
+def move_flat(grid: FlatGrid, flat: np.ndarray, actions: np.ndarray, blocked: np.ndarray,
+              movable: np.ndarray | None = None) -> np.ndarray:
+    """Apply one move per body on flat indices (the rules of :func:`kernels.move`).
+
+    Args:
+        grid: the geometry.
+        flat: ``int64 (N,)`` current cells.
+        actions: integer ``(N,)`` action ids in ``[0, 5)`` (already validated).
+        blocked: ``bool (size,)``; True on padding cells and cells no body may enter (food).
+        movable: optional ``bool (N,)``; False keeps the body in place (dead bodies).
+
+    Returns:
+        ``int64 (N,)`` new cells (a new array).
+    """
+    target = flat + grid.action_delta[actions]
+    ok = ~blocked[target]
+    if movable is not None:
+        ok &= movable
+    return np.where(ok, target, flat)
+
+
+def assemble_obs(n: int, channels: list[np.ndarray]) -> np.ndarray:
+    """Interleave per-channel window values into ``float32 (n, 3, 3, C)`` observations.
+
+    Args:
+        n: number of agents.
+        channels: ``C`` arrays of shape ``(n * 9,)`` (any real dtype), agent-major, row-major.
+
+    Returns:
+        ``float32 (n, 3, 3, C)``, a new array.
+    """
+    c = len(channels)
+    out = np.empty((n, 3, 3, c), dtype=np.float32)
+    flat = out.reshape(n * 9, c)
+    for k, ch in enumerate(channels):
+        flat[:, k] = ch
+    return out
+
+
+# ---------------------------------------------------------------------------- nearest-target search
+def _diamond(radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """``int64 (K, 2)`` offsets with Manhattan distance <= radius, sorted by distance, and
+    ``int64 (8, K)`` index permutations: the same offsets under the 8 symmetries of the square,
+    each still sorted by distance (used to break distance ties without a directional bias)."""
+    d = np.arange(-radius, radius + 1)
+    rr, cc = np.meshgrid(d, d, indexing="ij")
+    keep = np.abs(rr) + np.abs(cc) <= radius
+    offs = np.stack([rr[keep], cc[keep]], axis=1)
+    dist = np.abs(offs).sum(axis=1)
+    offs = offs[np.lexsort((offs[:, 1], offs[:, 0], dist))]
+    dist = np.abs(offs).sum(axis=1)
+    lookup = {(int(a), int(b)): i for i, (a, b) in enumerate(offs)}
+    perms = []
+    for swap in (False, True):
+        for sr in (1, -1):
+            for sc in (1, -1):
+                t = offs[:, ::-1] if swap else offs
+                t = t * np.array([sr, sc])
+                # order the transformed offsets by distance, keeping the transformed order in ties
+                order = np.argsort(dist, kind="stable")
+                perms.append([lookup[(int(t[i, 0]), int(t[i, 1]))] for i in order])
+    return offs.astype(np.int64), np.array(perms, dtype=np.int64)
+
+
+_DIAMOND, _DIAMOND_PERMS = _diamond(SEARCH_RADIUS)
+_DIAMOND_DIST = np.abs(_DIAMOND).sum(axis=1)
+
+DIAMOND_OFFSETS: np.ndarray = _DIAMOND
+"""``int64 (41, 2)``: ``(d_row, d_col)`` of the cells within Manhattan :data:`SEARCH_RADIUS`, in
+the order :func:`seek_actions` scans them (nearest first). A scenario's ``self_term`` is indexed
+the same way."""
+DIAMOND_OFFSETS.flags.writeable = False
+
+
+def step_towards(dr: np.ndarray, dc: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Action ids that reduce the Manhattan distance to a target ``(dr, dc)`` cells away.
+
+    Moves along the axis with the larger distance; picks an axis at random on a tie; stays when
+    both are zero.
+
+    Args:
+        dr, dc: integer ``(n,)`` row and column offsets of the target from each agent (cells).
+        rng: generator for the tie-breaks.
+
+    Returns:
+        ``int64 (n,)`` action ids in ``[0, 5)``.
+    """
+    adr, adc = np.abs(dr), np.abs(dc)
+    coin = rng.random(dr.shape[0]) < 0.5
+    vertical = (adr > adc) | ((adr == adc) & coin)
+    act = np.where(vertical, np.where(dr < 0, UP, DOWN), np.where(dc < 0, LEFT, RIGHT))
+    return np.where((adr == 0) & (adc == 0), STAY, act).astype(np.int64)
+
+
+def _unblock(grid: FlatGrid, flat: np.ndarray, act: np.ndarray, dr: np.ndarray, dc: np.ndarray,
+             blocked: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Replace moves into blocked cells: first the other useful axis, then a random sidestep."""
+    hit = (act != STAY) & blocked[flat + grid.action_delta[act]]
+    if not hit.any():
+        return act
+    i = np.flatnonzero(hit)
+    vertical = act[i] <= DOWN
+    other = np.where(vertical, np.where(dc[i] < 0, LEFT, RIGHT), np.where(dr[i] < 0, UP, DOWN))
+    useful = np.where(vertical, dc[i] != 0, dr[i] != 0)
+    side = np.where(vertical, LEFT, UP) + (rng.random(i.size) < 0.5)
+    alt = np.where(useful, other, side)
+    alt = np.where(blocked[flat[i] + grid.action_delta[alt]], STAY, alt)
+    act = act.copy()
+    act[i] = alt
+    return act
+
+
+def _block_bfs(has: np.ndarray, need: np.ndarray) -> np.ndarray:
+    """4-connected ring distance on the block grid from blocks with ``has``; stops once every
+    ``need`` block is reached. ``int32`` with ``-1`` where unreached."""
+    dist = np.full(has.shape, -1, dtype=np.int32)
+    frontier = has.copy()
+    dist[frontier] = 0
+    d = 0
+    while frontier.any() and (dist[need] < 0).any():
+        d += 1
+        grown = np.zeros_like(frontier)
+        grown[1:, :] |= frontier[:-1, :]
+        grown[:-1, :] |= frontier[1:, :]
+        grown[:, 1:] |= frontier[:, :-1]
+        grown[:, :-1] |= frontier[:, 1:]
+        frontier = grown & (dist < 0)
+        dist[frontier] = d
+    return dist
+
+
+def seek_actions(
+    grid: FlatGrid,
+    flat: np.ndarray,
+    score: np.ndarray,
+    target_cells: Callable[[], np.ndarray],
+    rng: np.random.Generator,
+    blocked: np.ndarray,
+    self_term: np.ndarray | None = None,
+) -> np.ndarray:
+    """Vectorised "step towards the nearest target cell", for any number of agents.
+
+    Two levels, both free of per-agent Python loops:
+
+    1. **Exact local search.** Each agent gathers ``score`` over the 41 cells within Manhattan
+       distance :data:`SEARCH_RADIUS` (offsets :data:`DIAMOND_OFFSETS`), and takes the nearest cell
+       with ``score - self_term <= 0``. Distance ties are broken by one of the 8 symmetries of the
+       square drawn per agent, so no direction is preferred. Cost: 41 gathers per agent.
+    2. **Coarse search** for agents with no target nearby: the map is cut into
+       :data:`BLOCK` x :data:`BLOCK` blocks, a breadth-first ring search runs on the block grid
+       from blocks that hold a target (stopping once every such agent's block is reached), and the
+       agent steps towards the neighbouring block nearest a target (random among equals).
+
+    The step itself is :func:`step_towards`; a move into a blocked cell is replaced by a move along
+    the other axis or a random sidestep.
+
+    Args:
+        grid: the geometry.
+        flat: ``int64 (n,)`` padded flat cells of the seeking agents.
+        score: integer ``(size,)``; a cell is a target for an agent when
+            ``score[cell] - self_term[k] <= 0`` (``k``: the cell's index in :data:`DIAMOND_OFFSETS`
+            relative to the agent). Padding cells must hold a positive value.
+        target_cells: called only if some agent needs the coarse search; returns ``int64 (T,)``
+            flat cells with ``score <= 0``.
+        rng: generator for the tie-breaks.
+        blocked: ``bool (size,)``; True where a move is refused (padding, food).
+        self_term: optional integer ``(41,)``, the agent's own contribution to ``score`` at each
+            diamond offset (Jungle: its own body counts in a cell's crowding); default zeros.
+
+    Returns:
+        ``int64 (n,)`` action ids; ``4`` (stay) for agents with no target anywhere.
+    """
+    n = flat.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    wp = grid.wp
+    k = _DIAMOND.shape[0]
+    sym = rng.integers(0, 8, n)
+    perm = _DIAMOND_PERMS[sym]                                   # (n, K) offset ids, nearest first
+    offs_flat = _DIAMOND[:, 0] * wp + _DIAMOND[:, 1]             # (K,)
+    vals = np.take(score, (flat[:, None] + offs_flat[perm]).ravel()).reshape(n, k)
+    if self_term is not None:
+        vals = vals - np.asarray(self_term)[perm]
+    hit = vals <= 0
+    first = hit.argmax(axis=1)
+    found = hit[np.arange(n), first]
+    chosen = perm[np.arange(n), first]
+    dr = np.where(found, _DIAMOND[chosen, 0], 0)
+    dc = np.where(found, _DIAMOND[chosen, 1], 0)
+    act = step_towards(dr, dc, rng)
+    far = np.flatnonzero(~found)
+    if far.size:
+        cells = np.asarray(target_cells(), dtype=np.int64)
+        if cells.size == 0:
+            act[far] = STAY
+        else:
+            act[far], dr_f, dc_f = _coarse_step(grid, flat[far], cells, rng)
+            dr = dr.copy()
+            dc = dc.copy()
+            dr[far], dc[far] = dr_f, dc_f
+    return _unblock(grid, flat, act, dr, dc, blocked, rng)
+
+
+def _coarse_step(grid: FlatGrid, flat: np.ndarray, cells: np.ndarray,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Actions (and the ``(dr, dc)`` direction used) towards the nearest block holding a target."""
+    h, w = grid.shape
+    bh, bw = -(-h // BLOCK), -(-w // BLOCK)
+    pos_t = grid.positions(cells)
+    has = np.zeros(bh * bw, dtype=bool)
+    has[(pos_t[:, 0] // BLOCK) * bw + pos_t[:, 1] // BLOCK] = True
+    has = has.reshape(bh, bw)
+    pos = grid.positions(flat)
+    br, bc = pos[:, 0] // BLOCK, pos[:, 1] // BLOCK
+    need = np.zeros((bh, bw), dtype=bool)
+    need[br, bc] = True
+    dist = _block_bfs(has, need).astype(np.float64)
+    dist[dist < 0] = np.inf
+    padded = np.full((bh + 2, bw + 2), np.inf)
+    padded[1:-1, 1:-1] = dist
+    # neighbour blocks in action order up, down, left, right
+    nb = np.stack([padded[br, bc + 1], padded[br + 2, bc + 1], padded[br + 1, bc],
+                   padded[br + 1, bc + 2]], axis=1)
+    nb = nb + rng.random(nb.shape) * 0.5
+    act = nb.argmin(axis=1).astype(np.int64)
+    act[~np.isfinite(nb.min(axis=1))] = STAY
+    return act, ACTION_ROW[act], ACTION_COL[act]
+
+
+def entity_rng_check(rng: Any) -> np.random.Generator:
+    """Return ``rng`` if it is a ``np.random.Generator``.
+
+    Raises:
+        ValueError: otherwise (the scripted policies never fall back to a global RNG).
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+    return rng
