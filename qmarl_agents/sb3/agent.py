@@ -27,6 +27,7 @@ import torch
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import KVWriter, Logger
+from stable_baselines3.common.utils import obs_as_tensor
 
 from qmarl_agents.base import NUM_ACTIONS, STAY, Agent, BatchPolicy, TrainingCallback, check_batch, check_budget
 
@@ -76,8 +77,10 @@ class SB3CommonConfig:
     """Discount factor."""
     net_arch: tuple[int, ...] = (64, 64)
     """Hidden layer widths of the MLP (actor and critic each, or the Q-network)."""
-    activation: str = "tanh"
-    """Hidden activation: one of ``tanh``, ``relu``, ``elu``, ``leaky_relu``."""
+    activation: str = "relu"
+    """Hidden activation: one of ``relu``, ``tanh``, ``elu``, ``leaky_relu``. ReLU, not SB3's tanh: the
+    CPU torch build computes tanh about 20x slower (measured 4.1 ms against 0.21 ms on an 8000 x 64
+    batch, one thread), which halved PPO's end-to-end throughput at 1,000 agents."""
     reward_scale: float = 1.0
     """Rewards are multiplied by this before SB3 sees them (scores stay unscaled)."""
     device: str = "cpu"
@@ -164,8 +167,6 @@ class DQNConfig(SB3CommonConfig):
     """Env copies run side by side."""
     learning_rate: float = 1e-3
     """Adam step size."""
-    activation: str = "relu"
-    """Hidden activation."""
     buffer_size: int = 100_000
     """Replay buffer capacity in transitions."""
     learning_starts: int = 1_000
@@ -420,10 +421,10 @@ class SB3Agent(Agent):
                    "rollout_buffer_kwargs": {"vec_env": self.venv, "seed": self.seed}}
             if self.name == "ppo":
                 batch = min(c.batch_size, c.n_steps * self.venv.num_envs)
-                return PPO("MlpPolicy", self.venv, n_steps=c.n_steps, batch_size=batch, n_epochs=c.n_epochs,
+                return _QmarlPPO("MlpPolicy", self.venv, n_steps=c.n_steps, batch_size=batch, n_epochs=c.n_epochs,
                            gae_lambda=c.gae_lambda, clip_range=c.clip_range, ent_coef=c.ent_coef,
                            vf_coef=c.vf_coef, max_grad_norm=c.max_grad_norm, **buf, **common)
-            return A2C("MlpPolicy", self.venv, n_steps=c.n_steps, gae_lambda=c.gae_lambda, ent_coef=c.ent_coef,
+            return _QmarlA2C("MlpPolicy", self.venv, n_steps=c.n_steps, gae_lambda=c.gae_lambda, ent_coef=c.ent_coef,
                        vf_coef=c.vf_coef, max_grad_norm=c.max_grad_norm, **buf, **common)
         return _QmarlDQN("MlpPolicy", self.venv, buffer_size=c.buffer_size, learning_starts=c.learning_starts,
                          batch_size=c.batch_size, train_freq=c.train_freq, gradient_steps=c.gradient_steps,
@@ -616,6 +617,60 @@ class _MetricsWriter(KVWriter):
 
     def close(self) -> None:
         pass
+
+
+class _BatchedTimeouts:
+    """On-policy mixin: SB3's ``collect_rollouts`` with the truncation bootstrap done in one batch.
+
+    SB3 adds ``gamma * V(terminal_observation)`` to the reward of every truncated slot with one
+    ``predict_values`` call per slot; at ``max_cycles`` of a 1,000-agent env that is 1,000 separate
+    forward passes. This is the same computation as one batched forward pass. Everything else is
+    SB3 2.x's ``OnPolicyAlgorithm.collect_rollouts`` (discrete actions, no gSDE).
+    """
+
+    def collect_rollouts(self, env, callback, rollout_buffer, n_rollout_steps: int) -> bool:
+        assert self._last_obs is not None, "No previous observation was provided"
+        self.policy.set_training_mode(False)
+        n_steps = 0
+        rollout_buffer.reset()
+        callback.on_rollout_start()
+        while n_steps < n_rollout_steps:
+            with torch.no_grad():
+                obs_tensor = obs_as_tensor(self._last_obs, self.device)
+                actions, values, log_probs = self.policy(obs_tensor)
+            actions = actions.cpu().numpy()
+            new_obs, rewards, dones, infos = env.step(actions)
+            self.num_timesteps += env.num_envs
+            callback.update_locals(locals())
+            if not callback.on_step():
+                return False
+            self._update_info_buffer(infos, dones)
+            n_steps += 1
+            actions = actions.reshape(-1, 1)
+            cut = [i for i in np.flatnonzero(dones).tolist()
+                   if infos[i].get("TimeLimit.truncated", False) and infos[i].get("terminal_observation") is not None]
+            if cut:
+                terminal = np.stack([infos[i]["terminal_observation"] for i in cut])
+                with torch.no_grad():
+                    terminal_values = self.policy.predict_values(obs_as_tensor(terminal, self.device))
+                rewards[cut] += self.gamma * terminal_values.cpu().numpy().reshape(-1)
+            rollout_buffer.add(self._last_obs, actions, rewards, self._last_episode_starts, values, log_probs)
+            self._last_obs = new_obs
+            self._last_episode_starts = dones
+        with torch.no_grad():
+            values = self.policy.predict_values(obs_as_tensor(new_obs, self.device))
+        rollout_buffer.compute_returns_and_advantage(last_values=values, dones=dones)
+        callback.update_locals(locals())
+        callback.on_rollout_end()
+        return True
+
+
+class _QmarlPPO(_BatchedTimeouts, PPO):
+    """SB3 PPO with batched truncation bootstrapping (see :class:`_BatchedTimeouts`)."""
+
+
+class _QmarlA2C(_BatchedTimeouts, A2C):
+    """SB3 A2C with batched truncation bootstrapping (see :class:`_BatchedTimeouts`)."""
 
 
 class _QmarlDQN(DQN):
