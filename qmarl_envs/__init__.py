@@ -42,5 +42,25 @@ def _register_builtin() -> None:
                          config=f"{jungle}:JungleConfig", kwargs={"num_agents": n},
                          description=f"Jungle at {n:,} agents (0.04 agents, 0.01 food per cell)"))
 
+    battle = "qmarl_envs.scenarios.battle"
+    register(EnvSpec(id="qmarl/Battle-v0", scenario=f"{battle}:Battle", config=f"{battle}:BattleConfig",
+                     kwargs={"num_agents": 14},
+                     description="Q-MARL §3.1.1: 7 red v 7 scripted blue on 14x14; 3 enemies around kill"))
+    for suffix, n in _SCALES:
+        register(EnvSpec(id=f"qmarl/Battle-{suffix}-v0", scenario=f"{battle}:Battle",
+                         config=f"{battle}:BattleConfig", kwargs={"num_agents": n},
+                         description=f"Battle at {n:,} bodies, {n // 2:,} a side (0.08 bodies per cell)"))
+
+    deception = "qmarl_envs.scenarios.deception"
+    register(EnvSpec(id="qmarl/Deception-v0", scenario=f"{deception}:Deception",
+                     config=f"{deception}:DeceptionConfig",
+                     kwargs={"num_agents": 1, "map_size": 5, "num_landmarks": 2},
+                     description="Q-MARL §3.1.1: hold the target landmark unseen by a heuristic adversary, 5x5"),
+             single_agent=True)
+    for suffix, n in _SCALES:
+        register(EnvSpec(id=f"qmarl/Deception-{suffix}-v0", scenario=f"{deception}:Deception",
+                         config=f"{deception}:DeceptionConfig", kwargs={"num_agents": n},
+                         description=f"Deception at {n:,} home agents (0.04 agents, 0.01 landmarks per cell)"))
+
 
 _register_builtin()

@@ -243,6 +243,17 @@ class FlatGrid:
             out += take(grid, flat + d[k])
         return out
 
+    def plus_grid(self, grid: np.ndarray) -> np.ndarray:
+        """``(size,)`` sum of ``grid`` over every cell and its 4 neighbours (padding rows included;
+        ``grid`` must be zero on the outermost padding ring)."""
+        wp = self.wp
+        out = grid.copy()
+        out[wp:] += grid[:-wp]
+        out[:-wp] += grid[wp:]
+        out[1:] += grid[:-1]
+        out[:-1] += grid[1:]
+        return out
+
     def box_sum(self, grid: np.ndarray, flat: np.ndarray) -> np.ndarray:
         """Sum of ``grid`` over each cell's 3x3 window (Chebyshev <= 1); ``(N,)`` of its dtype."""
         if flat.shape[0] == 0:
@@ -340,38 +351,24 @@ def assemble_obs(n: int, channels: list[np.ndarray]) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- nearest-target search
-def _diamond(radius: int) -> tuple[np.ndarray, np.ndarray]:
-    """``int64 (K, 2)`` offsets with Manhattan distance <= radius, sorted by distance, and
-    ``int64 (8, K)`` index permutations: the same offsets under the 8 symmetries of the square,
-    each still sorted by distance (used to break distance ties without a directional bias)."""
-    d = np.arange(-radius, radius + 1)
-    rr, cc = np.meshgrid(d, d, indexing="ij")
-    keep = np.abs(rr) + np.abs(cc) <= radius
-    offs = np.stack([rr[keep], cc[keep]], axis=1)
-    dist = np.abs(offs).sum(axis=1)
-    offs = offs[np.lexsort((offs[:, 1], offs[:, 0], dist))]
-    dist = np.abs(offs).sum(axis=1)
-    lookup = {(int(a), int(b)): i for i, (a, b) in enumerate(offs)}
-    perms = []
-    for swap in (False, True):
-        for sr in (1, -1):
-            for sc in (1, -1):
-                t = offs[:, ::-1] if swap else offs
-                t = t * np.array([sr, sc])
-                # order the transformed offsets by distance, keeping the transformed order in ties
-                order = np.argsort(dist, kind="stable")
-                perms.append([lookup[(int(t[i, 0]), int(t[i, 1]))] for i in order])
-    return offs.astype(np.int64), np.array(perms, dtype=np.int64)
+def _rings(radius: int) -> list[np.ndarray]:
+    """``int64 (K_d, 2)`` offsets at Manhattan distance exactly ``d`` for ``d = 0 .. radius``, each
+    ring listed in cyclic order (clockwise from straight up), ``K_0 = 1`` and ``K_d = 4 d``."""
+    rings = [np.zeros((1, 2), dtype=np.int64)]
+    for d in range(1, radius + 1):
+        k = np.arange(d)
+        quarter = [np.stack([-d + k, k], 1), np.stack([k, d - k], 1),
+                   np.stack([d - k, -k], 1), np.stack([-k, -d + k], 1)]
+        rings.append(np.concatenate(quarter).astype(np.int64))
+    return rings
 
 
-_DIAMOND, _DIAMOND_PERMS = _diamond(SEARCH_RADIUS)
-_DIAMOND_DIST = np.abs(_DIAMOND).sum(axis=1)
-
-DIAMOND_OFFSETS: np.ndarray = _DIAMOND
-"""``int64 (41, 2)``: ``(d_row, d_col)`` of the cells within Manhattan :data:`SEARCH_RADIUS`, in
-the order :func:`seek_actions` scans them (nearest first). A scenario's ``self_term`` is indexed
-the same way."""
-DIAMOND_OFFSETS.flags.writeable = False
+RINGS: tuple[np.ndarray, ...] = tuple(_rings(SEARCH_RADIUS))
+"""``RINGS[d]``: ``int64 (K_d, 2)`` ``(d_row, d_col)`` offsets at Manhattan distance ``d``, in the
+cyclic order :func:`seek_actions` scans them (from a random start per agent)."""
+_ROTATIONS = tuple((np.arange(len(r))[:, None] + np.arange(len(r))[None, :]) % len(r) for r in RINGS)
+for _r in RINGS + _ROTATIONS:
+    _r.flags.writeable = False
 
 
 def step_towards(dr: np.ndarray, dc: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -444,12 +441,13 @@ def seek_actions(
 
     Two levels, both free of per-agent Python loops:
 
-    1. **Exact local search.** Each agent gathers ``score`` over the 41 cells within Manhattan
-       distance :data:`SEARCH_RADIUS` (offsets :data:`DIAMOND_OFFSETS`), and takes the nearest cell
-       with ``score - self_term <= 0``. Distance ties are broken by one of the 8 symmetries of the
-       square drawn per agent, so no direction is preferred. Cost: 41 gathers per agent.
-    2. **Coarse search** for agents with no target nearby: the map is cut into
-       :data:`BLOCK` x :data:`BLOCK` blocks, a breadth-first ring search runs on the block grid
+    1. **Exact local search**, ring by ring: at Manhattan distance ``d = 0, 1, ..,``
+       :data:`SEARCH_RADIUS`, every agent not yet served gathers ``score`` on its ring
+       (:data:`RINGS`) and takes the first cell with ``score - self_term[d] <= 0``, scanning the ring
+       cyclically from a random start (no preferred direction among equally near targets). Agents
+       that found a target drop out, so the cost is a few gathers per agent when targets are near.
+    2. **Coarse search** for agents with no target within :data:`SEARCH_RADIUS`: the map is cut
+       into :data:`BLOCK` x :data:`BLOCK` blocks, a breadth-first ring search runs on the block grid
        from blocks that hold a target (stopping once every such agent's block is reached), and the
        agent steps towards the neighbouring block nearest a target (random among equals).
 
@@ -459,15 +457,15 @@ def seek_actions(
     Args:
         grid: the geometry.
         flat: ``int64 (n,)`` padded flat cells of the seeking agents.
-        score: integer ``(size,)``; a cell is a target for an agent when
-            ``score[cell] - self_term[k] <= 0`` (``k``: the cell's index in :data:`DIAMOND_OFFSETS`
-            relative to the agent). Padding cells must hold a positive value.
+        score: integer ``(size,)``; a cell ``d`` steps (Manhattan) from an agent is a target for it
+            when ``score[cell] - self_term[d] <= 0``. Padding cells must hold a positive value.
         target_cells: called only if some agent needs the coarse search; returns ``int64 (T,)``
             flat cells with ``score <= 0``.
         rng: generator for the tie-breaks.
         blocked: ``bool (size,)``; True where a move is refused (padding, food).
-        self_term: optional integer ``(41,)``, the agent's own contribution to ``score`` at each
-            diamond offset (Jungle: its own body counts in a cell's crowding); default zeros.
+        self_term: optional integer ``(SEARCH_RADIUS + 1,)``: the seeker's own contribution to
+            ``score`` at each distance (Jungle: its own body counts in the crowding of cells within
+            distance 1); default zeros.
 
     Returns:
         ``int64 (n,)`` action ids; ``4`` (stay) for agents with no target anywhere.
@@ -476,30 +474,40 @@ def seek_actions(
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     wp = grid.wp
-    k = _DIAMOND.shape[0]
-    sym = rng.integers(0, 8, n)
-    perm = _DIAMOND_PERMS[sym]                                   # (n, K) offset ids, nearest first
-    offs_flat = _DIAMOND[:, 0] * wp + _DIAMOND[:, 1]             # (K,)
-    vals = np.take(score, (flat[:, None] + offs_flat[perm]).ravel()).reshape(n, k)
-    if self_term is not None:
-        vals = vals - np.asarray(self_term)[perm]
-    hit = vals <= 0
-    first = hit.argmax(axis=1)
-    found = hit[np.arange(n), first]
-    chosen = perm[np.arange(n), first]
-    dr = np.where(found, _DIAMOND[chosen, 0], 0)
-    dc = np.where(found, _DIAMOND[chosen, 1], 0)
+    st = np.zeros(SEARCH_RADIUS + 1, dtype=np.int64) if self_term is None else np.asarray(self_term)
+    dr = np.zeros(n, dtype=np.int64)
+    dc = np.zeros(n, dtype=np.int64)
+    todo = np.arange(n)
+    for d, ring in enumerate(RINGS):
+        if todo.size == 0:
+            break
+        f = flat[todo]
+        k = ring.shape[0]
+        if k == 1:
+            ok = np.take(score, f) <= st[d]
+            pick = np.zeros(todo.size, dtype=np.int64)
+        else:
+            m = todo.size
+            # each agent scans its ring from a random start: row r of _ROTATIONS[d] starts at r
+            order = _ROTATIONS[d][rng.integers(0, k, m)]
+            cells = np.take(ring[:, 0] * wp + ring[:, 1], order)
+            cells += f[:, None]
+            hit = np.take(score, cells) <= st[d]
+            first = hit.argmax(axis=1)
+            rows = np.arange(m)
+            ok = hit[rows, first]
+            pick = order[rows, first]
+        got = todo[ok]
+        dr[got] = ring[pick[ok], 0]
+        dc[got] = ring[pick[ok], 1]
+        todo = todo[~ok]
     act = step_towards(dr, dc, rng)
-    far = np.flatnonzero(~found)
-    if far.size:
+    if todo.size:
         cells = np.asarray(target_cells(), dtype=np.int64)
         if cells.size == 0:
-            act[far] = STAY
+            act[todo] = STAY
         else:
-            act[far], dr_f, dc_f = _coarse_step(grid, flat[far], cells, rng)
-            dr = dr.copy()
-            dc = dc.copy()
-            dr[far], dc[far] = dr_f, dc_f
+            act[todo], dr[todo], dc[todo] = _coarse_step(grid, flat[todo], cells, rng)
     return _unblock(grid, flat, act, dr, dc, blocked, rng)
 
 

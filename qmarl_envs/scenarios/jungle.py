@@ -197,7 +197,7 @@ class Jungle(Scenario):
         self._static: _Static | None = None
         # crowding: the seeker's own body counts in a cell's plus-sum when the cell is within
         # Manhattan 1 of it (see common.seek_actions)
-        self._self_term = (np.abs(common.DIAMOND_OFFSETS).sum(axis=1) <= 1).astype(np.int64)
+        self._self_term = (np.arange(common.SEARCH_RADIUS + 1) <= 1).astype(np.int64)
 
     def static(self, state: GridState) -> _Static:
         """Derived static layers of ``state`` (padded blocked/feeding maps, food channel)."""
@@ -317,17 +317,30 @@ def scripted_actions(scenario: Jungle, state: GridState, rng: np.random.Generato
     st = scenario.static(state)
     flat = g.flat(state.positions)
     alive = state.alive
-    counts = g.counts(flat[alive])
-    # crowding of every feeding cell (live bodies on it and 4-adjacent); non-feeding cells never qualify
-    big = np.int64(1 << 40)
-    score = np.full(g.size, big, dtype=np.int64)
-    fc = st.feeding_cells
-    crowd = g.plus_sum(counts, fc)
-    score[fc] = crowd
     acts = np.full(flat.shape[0], common.STAY, dtype=np.int64)
     idx = np.flatnonzero(alive)
     if idx.size == 0:
         return acts
+    here = flat[idx]
+    # crowding of every cell: live bodies on it and 4-adjacent (one pass of 5 shifted adds)
+    counts = g.counts(here).astype(np.int32)
+    plus = g.plus_grid(counts)
+    # a feeding cell scores its crowding; other cells never qualify
+    score = np.where(st.feeding, plus, np.int32(1 << 30))
+    fc = st.feeding_cells
+    want = common.seek_actions(g, here, score, lambda: fc[plus[fc] == 0], rng, st.blocked,
+                               scenario._self_term)
+    # avoid contact: the other live bodies around each candidate cell (the agent's own body is in
+    # every candidate's plus-neighbourhood, hence the -1); keep the wanted move unless it is
+    # crowded and a less crowded move exists
+    cand = here[:, None] + g.action_delta[None, :]
+    cand = np.where(st.blocked[cand], here[:, None], cand)
+    others = np.take(plus, cand) - 1
+    rows = np.arange(idx.size)
+    cost = others * 4.0 + rng.random(others.shape) * 0.5
+    cost[rows, want] -= 1.0
+    acts[idx] = np.where(others[rows, want] == 0, want, cost.argmin(axis=1))
+    return acts
     here = flat[idx]
     want = common.seek_actions(g, here, score, lambda: fc[crowd == 0], rng, st.blocked,
                                scenario._self_term)

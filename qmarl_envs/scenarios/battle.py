@@ -1,0 +1,304 @@
+"""Battle: two teams on a grid; three enemies around you kill you (Q-MARL paper, seed 002, §3.1.1).
+
+``num_agents`` bodies split into two equal teams, red (the learners) and blue, on an ``S x S``
+grid. The side with more survivors when time runs out wins.
+
+Rules (per step, all bodies simultaneously):
+
+1. **Move.** Actions ``0 up, 1 down, 2 left, 3 right, 4 stay``; a move off the map leaves the body
+   in place. Bodies never block each other (cells may be shared, as in all Q-MARL scenarios).
+2. **Kills.** After the moves, a body with at least ``kill_threshold`` = 3 live enemies in its 3x3
+   neighbourhood (Chebyshev distance <= 1, its own cell included) is killed: terminated and
+   removed. The paper says "surrounded by at least 3 agents from the opposing team" without naming
+   the neighbourhood; the 3x3 window is what an agent observes, so a kill is always visible to the
+   victim one step ahead. All kills of a step are resolved on the positions before removal
+   (simultaneous: two bodies can kill each other).
+3. **End.** The episode ends when a team has no body left (all remaining bodies are terminated)
+   or after ``max_cycles`` steps (31, as the authors' code; survivors are truncated).
+
+Rewards (the paper: "no per-step reward; the winning team gets +1 and the losing team -1"; what
+follows where it is silent is our choice):
+
+* **Outcome**, paid on the final step to every body still alive: ``+1`` to the team with more
+  survivors, ``-1`` to the other, ``0`` to both on a tie (the paper does not mention ties).
+  A team wiped out early loses at once: the other team's survivors get ``+1`` on that step.
+* **Death**: a killed body is terminated on the step it dies with ``death_reward`` = ``-1`` and
+  receives nothing afterwards (a finished PettingZoo agent cannot be paid later). It is a loss for
+  that body whatever its team's fate, which keeps "do not get killed" in the learning signal.
+* Every other reward is ``0``.
+
+Score (``infos[agent]["episode"]``): ``score`` is the team outcome ``+1``, ``0`` or ``-1`` of the
+agent's team (for the default opponents: red's outcome, a ``float``; with ``opponent=None`` a
+per-agent value, blue's being the negation); its mean over games is the paper's Fig. 6 "mean
+reward". ``win`` is ``score > 0``. The summary also holds ``red_survivors`` and ``blue_survivors``.
+
+Opponent (``opponent`` config field; the paper does not say whether blue learns):
+
+* ``"scripted"`` (default): blue chases the nearest red body (:func:`scripted_actions`'s rule).
+* ``"random"``: blue moves uniformly at random.
+* ``None``: both teams are exposed as agents, ``red_0 .. red_{n-1}, blue_0 .. blue_{n-1}``
+  (self-play); otherwise only ``red_i`` are agents.
+
+Observation (``float32 (3, 3, 2)``, relative to the observer's team; ``[1, 1]`` is its own cell):
+
+=======  ================================================  =========
+channel  meaning                                           values
+=======  ================================================  =========
+0        live bodies of the observer's team (incl. self)   0 .. n
+1        live enemy bodies                                 0 .. n
+all      cell outside the map                              -1
+=======  ================================================  =========
+
+Global state: ``float32 (S, S, 2)``: live red count, live blue count per cell.
+
+Scale (choices; the paper gives only "7 v 7" (Fig. 4) and N = 14 / 28 (Table 1)): ``num_agents``
+counts both teams (the paper's N). ``map_size=None`` gives ``ceil(sqrt(num_agents /
+agent_density))`` with 0.08 bodies per cell, MAgent2 ``battle_v4``'s density (0.04 per team), so
+14 bodies get 14x14 and 10,000 get 354x354 (MAgent2's 9,800-agent map). Starts are uniform over
+the map on distinct cells ("placed randomly").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qmarl_envs.core import kernels
+from qmarl_envs.core.state import GridState
+from qmarl_envs.scenarios import common
+from qmarl_envs.scenarios.base import Scenario
+
+OPPONENTS = ("scripted", "random", None)
+"""Allowed values of :attr:`BattleConfig.opponent`."""
+
+RED, BLUE = 0, 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class BattleConfig:
+    """Configuration of Battle (the single source of defaults; registered ids override some).
+
+    Raises:
+        ValueError: from ``__post_init__``, naming the field, for a value of the wrong type or out
+            of range, an odd ``num_agents``, an unknown ``opponent``, or more bodies than cells.
+    """
+
+    num_agents: int = 14
+    """Bodies on the map, both teams together (even; the paper's N: 14 = 7 v 7)."""
+    map_size: int | None = None
+    """Side ``S`` of the square map in cells; ``None``: ``ceil(sqrt(num_agents / agent_density))``."""
+    max_cycles: int = 31
+    """Steps per episode (the authors' code: 31)."""
+    kill_threshold: int = 3
+    """Live enemies in the 3x3 neighbourhood that kill a body (paper: "at least 3")."""
+    opponent: str | None = "scripted"
+    """Blue's controller: ``"scripted"`` (chase the nearest enemy), ``"random"``, or ``None`` to
+    expose blue as agents too (self-play)."""
+    death_reward: float = -1.0
+    """Reward of a body on the step it is killed (our choice; see the module docstring)."""
+    agent_density: float = 0.08
+    """Bodies per cell used when ``map_size`` is None (MAgent2 battle_v4: 0.04 per team)."""
+
+    def __post_init__(self) -> None:
+        common.check_int("num_agents", self.num_agents, 2)
+        if self.num_agents % 2:
+            raise ValueError(f"num_agents: expected an even number (two equal teams), got {self.num_agents}")
+        if self.map_size is not None:
+            common.check_int("map_size", self.map_size, 2)
+        common.check_int("max_cycles", self.max_cycles, 1)
+        common.check_int("kill_threshold", self.kill_threshold, 1, 9 * self.num_agents)
+        if self.opponent not in OPPONENTS:
+            raise ValueError(f"opponent: expected one of {OPPONENTS}, got {self.opponent!r}")
+        common.check_float("death_reward", self.death_reward, -1e6, 1e6)
+        common.check_float("agent_density", self.agent_density, 0.0, 1.0, low_open=True)
+        if self.num_agents > self.side ** 2:
+            raise ValueError(f"num_agents: {self.num_agents} bodies need distinct start cells but "
+                             f"map_size={self.side} has {self.side ** 2}")
+
+    @property
+    def side(self) -> int:
+        """The map side ``S`` in cells (``map_size`` or its density default)."""
+        if self.map_size is not None:
+            return int(self.map_size)
+        return common.side_for_density(self.num_agents, self.agent_density)
+
+
+class Battle(Scenario):
+    """Battle (Q-MARL §3.1.1); rules, rewards, channels and score in the module docstring.
+
+    Entities ``0 .. n-1`` are red (team 0) and ``n .. 2n-1`` blue (team 1), ``n = num_agents / 2``.
+
+    Args:
+        config: a validated :class:`BattleConfig`.
+    """
+
+    name = "battle"
+
+    def __init__(self, config: BattleConfig) -> None:
+        super().__init__(config)
+        self.side = config.side
+        self.shape = (self.side, self.side)
+        self.grid = common.FlatGrid(self.shape)
+        m = int(config.num_agents)
+        self.team_size = n = m // 2
+        self.team = np.repeat(np.array([RED, BLUE], dtype=np.int8), n)
+        self.exposed_blue = config.opponent is None
+        self.agent_ids = [f"red_{i}" for i in range(n)]
+        if self.exposed_blue:
+            self.agent_ids += [f"blue_{i}" for i in range(n)]
+        self.agent_entities = np.arange(len(self.agent_ids), dtype=np.int64)
+        self.obs_shape = (3, 3, 2)
+        self.obs_low, self.obs_high = kernels.OFF_MAP, float(m)
+        self.state_shape = (self.side, self.side, 2)
+        self._blocked = ~self.grid.inside
+        # observation tables: channels (own team, enemy) as seen by red and by blue
+        self._red_view = common.WindowTable(self.grid, [], dynamic=2)
+        self._blue_view = common.WindowTable(self.grid, [], dynamic=2) if self.exposed_blue else None
+        # enemy grid offset of each entity in the stacked (red counts, blue counts) bincount
+        self._enemy_base = np.where(self.team == RED, self.grid.size, 0).astype(np.int64)
+        self._team_base = np.where(self.team == RED, 0, self.grid.size).astype(np.int64)
+
+    # ------------------------------------------------------------------ rules
+    def reset(self, rng: np.random.Generator) -> GridState:
+        """Draw every body's cell uniformly on distinct cells (paper: "placed randomly")."""
+        m = 2 * self.team_size
+        pos = kernels.sample_free_cells(rng, np.ones(self.shape, dtype=bool), m)
+        return GridState(shape=self.shape, positions=pos, alive=np.ones(m, dtype=bool),
+                         team=self.team.copy(), hp=np.ones(m, dtype=np.int16))
+
+    def _team_counts(self, flat: np.ndarray, alive: np.ndarray) -> np.ndarray:
+        """``int64 (2 * size,)``: live red counts then live blue counts per padded cell."""
+        return np.bincount((flat + self._team_base)[alive], minlength=2 * self.grid.size)
+
+    def step(self, state, actions, rng, live):
+        """One Battle step (module docstring, rules 1-3 and rewards); see :meth:`Scenario.step`."""
+        g = self.grid
+        n = self.team_size
+        alive = state.alive
+        if self.exposed_blue:
+            acts = actions
+        else:
+            acts = np.empty(2 * n, dtype=np.int64)
+            acts[:n] = actions
+            acts[n:] = self._opponent_actions(state, rng)
+        flat = common.move_flat(g, g.flat(state.positions), acts, self._blocked, alive)
+        counts = self._team_counts(flat, alive)
+        near = np.take(counts, g.window_index(flat + self._enemy_base)).reshape(-1, 9).sum(axis=1)
+        killed = alive & (near >= self.config.kill_threshold)
+        now = alive & ~killed
+        red_left = int(np.count_nonzero(now[:n]))
+        blue_left = int(np.count_nonzero(now[n:]))
+        wiped = red_left == 0 or blue_left == 0
+        rewards = np.zeros(2 * n, dtype=np.float32)
+        rewards[killed] = self.config.death_reward
+        if wiped or state.step >= self.max_cycles:
+            outcome = float(np.sign(red_left - blue_left))
+            rewards[:n][now[:n]] = outcome
+            rewards[n:][now[n:]] = -outcome
+        terminated = ~now if not wiped else np.ones(2 * n, dtype=bool)
+        state.positions = g.positions(flat)
+        state.alive = now
+        k = len(self.agent_ids)
+        return rewards[:k], terminated[:k]
+
+    def _opponent_actions(self, state: GridState, rng: np.random.Generator) -> np.ndarray:
+        """``int64 (n,)`` actions of the built-in blue team."""
+        n = self.team_size
+        if self.config.opponent == "random":
+            return rng.integers(0, kernels.NUM_ACTIONS, n)
+        return _chase(self, state, np.arange(n, 2 * n), rng)
+
+    def observe(self, state):
+        """``float32 (N, 3, 3, 2)``: own-team and enemy counts (module docstring)."""
+        g = self.grid
+        n = self.team_size
+        flat = g.flat(state.positions)
+        alive = state.alive
+        counts = self._team_counts(flat, alive)
+        red, blue = counts[:g.size], counts[g.size:]
+        cells = flat[alive]
+        self._red_view.set_counts(cells, [red, blue])
+        if not self.exposed_blue:
+            return self._red_view.gather(flat[:n])
+        self._blue_view.set_counts(cells, [blue, red])
+        obs = np.empty((2 * n, 3, 3, 2), dtype=np.float32)
+        obs[:n] = self._red_view.gather(flat[:n])
+        obs[n:] = self._blue_view.gather(flat[n:])
+        return obs
+
+    def global_state(self, state):
+        """``float32 (S, S, 2)``: live red and live blue bodies per cell."""
+        alive = state.alive
+        red = kernels.occupancy(state.positions, self.shape, alive & (state.team == RED))
+        blue = kernels.occupancy(state.positions, self.shape, alive & (state.team == BLUE))
+        return np.stack([red, blue], axis=-1).astype(np.float32)
+
+    def episode_summary(self, state, returns):
+        """Team outcome as ``score`` (+1/0/-1), ``win``, and survivor counts (module docstring).
+
+        Returns:
+            ``{"score", "win", "red_survivors", "blue_survivors"}``; ``score`` is a ``float`` (red's
+            outcome) or, with ``opponent=None``, ``float64 (2n,)`` per agent, and ``win`` likewise
+            ``bool`` or ``bool (2n,)``.
+        """
+        n = self.team_size
+        red_left = int(np.count_nonzero(state.alive[:n]))
+        blue_left = int(np.count_nonzero(state.alive[n:]))
+        outcome = float(np.sign(red_left - blue_left))
+        if self.exposed_blue:
+            score = np.concatenate([np.full(n, outcome), np.full(n, -outcome)])
+            win = score > 0
+        else:
+            score, win = outcome, outcome > 0
+        return {"score": score, "win": win, "red_survivors": red_left, "blue_survivors": blue_left}
+
+
+def _chase(scenario: Battle, state: GridState, entities: np.ndarray,
+           rng: np.random.Generator) -> np.ndarray:
+    """``int64 (len(entities),)`` "step towards the nearest live enemy" for the given entities."""
+    g = scenario.grid
+    flat = g.flat(state.positions)
+    alive = state.alive
+    acts = np.full(entities.shape[0], common.STAY, dtype=np.int64)
+    if entities.size == 0:
+        return acts
+    n = scenario.team_size
+    seekers = alive[entities]
+    for team in (RED, BLUE):
+        mine = seekers & (state.team[entities] == team)
+        if not mine.any():
+            continue
+        enemy = slice(n, 2 * n) if team == RED else slice(0, n)
+        targets = flat[enemy][alive[enemy]]
+        score = np.ones(g.size, dtype=np.int8)
+        score[targets] = 0
+        acts[mine] = common.seek_actions(g, flat[entities[mine]], score, lambda t=targets: t, rng,
+                                         scenario._blocked)
+    return acts
+
+
+def scripted_actions(scenario: Battle, state: GridState, rng: np.random.Generator) -> np.ndarray:
+    """Heuristic Battle actions for the exposed agents: step towards the nearest live enemy.
+
+    The same rule drives the built-in ``opponent="scripted"`` blue team. Nearest is by path length
+    (Manhattan; Battle has no obstacles): exact within distance 4, then by a coarse block search
+    (:func:`common.seek_actions`), vectorised over agents. Distance ties are broken at random.
+    Not from the paper: a baseline.
+
+    Args:
+        scenario: the :class:`Battle` scenario of the env (``env.unwrapped.scenario``).
+        state: its current state (``env.unwrapped.grid_state``).
+        rng: generator for the tie-breaks.
+
+    Returns:
+        ``int64 (N,)`` action ids for the exposed agents (red, then blue with ``opponent=None``);
+        dead agents get ``4`` (stay).
+
+    Raises:
+        ValueError: if ``scenario`` is not a :class:`Battle` or ``rng`` not a Generator.
+    """
+    if not isinstance(scenario, Battle):
+        raise ValueError(f"scenario: expected a Battle scenario, got {type(scenario).__name__}")
+    common.entity_rng_check(rng)
+    return _chase(scenario, state, scenario.agent_entities, rng)
