@@ -389,12 +389,11 @@ class GridParallelEnv(ParallelEnv):
         return None
 
     def status_line(self) -> str:
-        """A one-line text summary: step, live agents and running mean return."""
-        if self._state is None:
-            return "not started"
-        live = int(self._live.sum())
-        mean = float(self._returns.mean()) if self._returns.size else 0.0
-        return f"step {self._state.step}/{self.scenario.max_cycles}  live {live}/{len(self._live)}  mean return {mean:.2f}"
+        """A one-line text summary: step, live agents and running score (the scenario's episode
+        score as if the episode ended now); see :func:`qmarl_envs.render.hud.status_line`."""
+        from qmarl_envs.render.hud import status_line
+
+        return status_line(self)
 
     def close(self) -> None:
         """Close the pygame window, if one was opened."""

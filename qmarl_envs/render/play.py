@@ -18,6 +18,7 @@ a window needs none of it beyond its font for the caption.
 from __future__ import annotations
 
 import argparse
+import inspect
 import time
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -68,7 +69,7 @@ def resolve_policy(spec: str, env: Any, seed: int = 0) -> Any:
     Args:
         spec: a checkpoint directory, ``"random"`` or ``"scripted"``.
         env: the env the policy acts in.
-        seed: seed of the fallback random policy.
+        seed: seed of the policy's generator (passed on when the resolver takes a ``seed``).
 
     Returns:
         an object with ``act(observations, *, deterministic=True) -> {agent: int}``.
@@ -86,7 +87,11 @@ def resolve_policy(spec: str, env: Any, seed: int = 0) -> Any:
     except ImportError:
         resolver = None
     if resolver is not None:
-        policy = resolver(spec, env)
+        try:
+            takes_seed = "seed" in inspect.signature(resolver).parameters
+        except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+            takes_seed = False
+        policy = resolver(spec, env, seed=seed) if takes_seed else resolver(spec, env)
     elif spec == "random":
         # Fallback until qmarl_agents provides resolve_policy(): a seeded uniform random policy.
         policy = UniformRandomPolicy(seed)
@@ -410,7 +415,7 @@ def play(env_id: str, *, policy: str = "random", human: str | None = None, recor
         if not headless:
             from qmarl_envs.render.window import HumanWindow
 
-            window = HumanWindow(title=f"qmarl play {env_id}", fps=rate)
+            window = HumanWindow(title=f"qmarl play {env_id} — {KEY_HELP}", fps=rate)
             print_fn(f"keys: {KEY_HELP}" + (f"; arrows/space steer {human} (Shift+arrows pan)" if human else
                                             "; arrows pan"))
         session = PlaySession(env, pol, human=human, window=window, recorder=recorder, seed=seed,

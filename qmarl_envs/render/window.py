@@ -133,6 +133,11 @@ class HumanWindow:
         """Put the camera centre at ``(x, y)`` in source units (columns, rows for a scene)."""
         self._center = (float(x), float(y))
 
+    @property
+    def view_size(self) -> tuple[int, int]:
+        """``(width, height)`` in pixels of the map area (the window minus its status bar)."""
+        return self._view
+
     def visible(self) -> tuple[float, float, float, float]:
         """``(x0, y0, x1, y1)``: the source region in view, in source units, clamped to the source."""
         _, w, h = self._source

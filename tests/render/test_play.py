@@ -165,9 +165,26 @@ def test_real_policy_resolver_comes_first(monkeypatch):
     monkeypatch.setattr(qmarl_agents, "resolve_policy", resolver, raising=False)
     pol = play_mod.resolve_policy("scripted", env)
     assert isinstance(pol, StayPolicy) and seen["args"] == ("scripted", env)
+
+    def seeded(spec, env_, *, seed=0):
+        seen["seed"] = seed
+        return StayPolicy()
+
+    monkeypatch.setattr(qmarl_agents, "resolve_policy", seeded, raising=False)
+    play_mod.resolve_policy("random", env, seed=7)
+    assert seen["seed"] == 7
     monkeypatch.setattr(qmarl_agents, "resolve_policy", lambda s, e: object(), raising=False)
     with pytest.raises(ValueError, match="act"):
         play_mod.resolve_policy("random", env)
+
+
+def test_play_runs_the_agents_packages_policies(tmp_path):
+    if getattr(qmarl_agents, "resolve_policy", None) is None:
+        pytest.skip("qmarl_agents.resolve_policy is not available")
+    for spec in ("random", "scripted"):
+        out = tmp_path / f"{spec}.gif"
+        summaries = play("qmarl/Jungle-v0", policy=spec, record=str(out), max_steps=4, print_fn=lambda s: None)
+        assert len(summaries) == 1 and out.exists()
 
 
 def test_fallback_random_policy_when_the_resolver_is_missing(monkeypatch):
@@ -183,3 +200,35 @@ def test_fallback_random_policy_when_the_resolver_is_missing(monkeypatch):
     assert a == b and set(a) == set(obs)
     assert set(a.values()) == {0, 1, 2, 3, 4}
     assert UniformRandomPolicy(5).act(obs) != a
+
+
+def test_zoomed_scene_is_redrawn_sharp_at_the_new_cell_size(window):
+    env = qmarl_envs.make("qmarl/Jungle-1k-v0", render_mode="rgb_array")
+    session = PlaySession(env, UniformRandomPolicy(0), window=window, seed=0)
+    session.paused = True
+    session.tick(now=0.0)
+    fit = window.scale
+    assert fit < 5  # a 159 x 159 map fitted into 640 x 480
+    _press(*[pygame.K_PLUS] * 3)
+    session.tick(now=0.0)
+    assert window.scale > fit and float(window.scale).is_integer()
+    scale = int(window.scale)
+    x0, y0, x1, y1 = window.visible()
+    vw, vh = window.view_size
+    assert (x1 - x0) * scale == pytest.approx(vw) and (y1 - y0) * scale == pytest.approx(vh)
+    # every live agent in view is drawn in its team colour at its place on screen
+    screen = pygame.surfarray.array3d(pygame.display.get_surface()).swapaxes(0, 1)
+    st = env.grid_state
+    hp = env.scenario.hp_fraction(st)
+    rows, cols = st.positions[:, 0], st.positions[:, 1]
+    seen = np.flatnonzero(st.alive & (hp == 1) & (cols >= np.ceil(x0)) & (cols + 1 <= np.floor(x1))
+                          & (rows >= np.ceil(y0)) & (rows + 1 <= np.floor(y1)))
+    assert seen.size > 3
+    sx = np.floor((cols[seen] + 0.5 - x0) * scale).astype(int)
+    sy = np.floor((rows[seen] + 0.5 - y0) * scale).astype(int)
+    styles = env.scenario.entity_styles(st)[seen]
+    np.testing.assert_array_equal(screen[sy, sx], qmarl_envs.render.raster.TEAM_COLOURS[styles])
+    # redrawn at the zoomed cell size, not blown-up pixels: the grid lines of large cells are there
+    assert scale >= qmarl_envs.render.raster.SHAPE_CELL
+    assert (screen == qmarl_envs.render.raster.GRID).all(-1).sum() > 2 * vw
+    session.close()
