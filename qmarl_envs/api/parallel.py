@@ -7,6 +7,7 @@ and from the per-agent dicts of the PettingZoo API. Rules live in :mod:`qmarl_en
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -189,11 +190,15 @@ class GridParallelEnv(ParallelEnv):
             raise ValueError(f"actions: expected shape ({n},), got {a.shape}")
         if a.dtype.kind not in "iu":
             raise ValueError(f"actions: expected an integer dtype, got {a.dtype}")
-        bad = self._live & ((a < 0) | (a >= kernels.NUM_ACTIONS))
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ValueError(f"action for agent {self.possible_agents[i]!r} is {a[i]}; "
-                             f"expected an int in [0, {kernels.NUM_ACTIONS})")
+        all_live = self._live.all()
+        if n and not (a.min() >= 0 and a.max() < kernels.NUM_ACTIONS):
+            bad = self._live & ((a < 0) | (a >= kernels.NUM_ACTIONS))
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise ValueError(f"action for agent {self.possible_agents[i]!r} is {a[i]}; "
+                                 f"expected an int in [0, {kernels.NUM_ACTIONS})")
+        if all_live:  # common case: no masking needed (one int64 copy, so the caller's array is free)
+            return self._advance(a.astype(np.int64, copy=True))
         return self._advance(np.where(self._live, a, kernels.NUM_ACTIONS - 1).astype(np.int64))
 
     def _advance(self, actions: np.ndarray):
@@ -324,18 +329,22 @@ class GridParallelEnv(ParallelEnv):
         self._check_started()
         full = self._actions_from_dict(actions)
         agents = self.agents
+        everyone = len(agents) == len(self.possible_agents)
         live_idx = np.flatnonzero(self._live)
         obs, rew, term, trunc = self._advance(full)
         pos = self.scenario.positions(self._state)
-        observations = dict(zip(agents, obs[live_idx]))
-        rewards = dict(zip(agents, rew[live_idx].tolist()))
-        terminations = dict(zip(agents, term[live_idx].tolist()))
-        truncations = dict(zip(agents, trunc[live_idx].tolist()))
-        infos = {a: {"position": p} for a, p in zip(agents, pos[live_idx])}
+        if not everyone:  # rows of the agents that acted (the arrays cover possible_agents)
+            obs, rew, term, trunc, pos = obs[live_idx], rew[live_idx], term[live_idx], trunc[live_idx], pos[live_idx]
+        observations = dict(zip(agents, obs))
+        rewards = dict(zip(agents, rew.tolist()))
+        # dict.fromkeys is ~2x faster than zipping a list of 10,000 False
+        terminations = dict(zip(agents, term.tolist())) if term.any() else dict.fromkeys(agents, False)
+        truncations = dict(zip(agents, trunc.tolist())) if trunc.any() else dict.fromkeys(agents, False)
+        infos = {a: {"position": p} for a, p in zip(agents, pos)}
         if self._last_summary is not None:
             self._attach_summary(infos, agents, live_idx)
-        live = self._live
-        self.agents = [a for a, keep in zip(agents, live[live_idx].tolist()) if keep]
+        keep = self._live[live_idx]
+        self.agents = list(agents) if keep.all() else list(itertools.compress(agents, keep.tolist()))
         if self.render_mode == "human":
             self.render()
         return observations, rewards, terminations, truncations, infos

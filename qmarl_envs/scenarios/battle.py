@@ -73,6 +73,8 @@ OPPONENTS = ("scripted", "random", None)
 """Allowed values of :attr:`BattleConfig.opponent`."""
 
 RED, BLUE = 0, 1
+_RED_SUM = common.window_weights(2, RED)
+_BLUE_SUM = common.window_weights(2, BLUE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,11 +154,9 @@ class Battle(Scenario):
         self.obs_low, self.obs_high = kernels.OFF_MAP, float(m)
         self.state_shape = (self.side, self.side, 2)
         self._blocked = ~self.grid.inside
-        # observation tables: channels (own team, enemy) as seen by red and by blue
-        self._red_view = common.WindowTable(self.grid, [], dynamic=2)
-        self._blue_view = common.WindowTable(self.grid, [], dynamic=2) if self.exposed_blue else None
-        # enemy grid offset of each entity in the stacked (red counts, blue counts) bincount
-        self._enemy_base = np.where(self.team == RED, self.grid.size, 0).astype(np.int64)
+        # observation table: channels (live red, live blue); blue observers get them swapped
+        self._table = common.WindowTable(self.grid, [], dynamic=2)
+        # offset of each entity's team in the stacked (red counts, blue counts) bincount
         self._team_base = np.where(self.team == RED, 0, self.grid.size).astype(np.int64)
 
     # ------------------------------------------------------------------ rules
@@ -167,12 +167,12 @@ class Battle(Scenario):
         return GridState(shape=self.shape, positions=pos, alive=np.ones(m, dtype=bool),
                          team=self.team.copy(), hp=np.ones(m, dtype=np.int16))
 
-    def _team_counts(self, flat: np.ndarray, alive: np.ndarray) -> np.ndarray:
-        """``int64 (2 * size,)``: live red counts then live blue counts per padded cell."""
-        return np.bincount((flat + self._team_base)[alive], minlength=2 * self.grid.size)
-
     def step(self, state, actions, rng, live):
-        """One Battle step (module docstring, rules 1-3 and rewards); see :meth:`Scenario.step`."""
+        """One Battle step (module docstring, rules 1-3 and rewards); see :meth:`Scenario.step`.
+
+        The observation windows of the new positions are gathered here (the kill test reads the
+        enemy channel of the same windows) and handed to :meth:`observe` for the next call.
+        """
         g = self.grid
         n = self.team_size
         alive = state.alive
@@ -183,15 +183,25 @@ class Battle(Scenario):
             acts[:n] = actions
             acts[n:] = self._opponent_actions(state, rng)
         flat = common.move_flat(g, g.flat(state.positions), acts, self._blocked, alive)
-        counts = self._team_counts(flat, alive)
-        near = np.take(counts, g.window_index(flat + self._enemy_base)).reshape(-1, 9).sum(axis=1)
-        killed = alive & (near >= self.config.kill_threshold)
+        win = self._windows(flat, alive)                       # (2n, 3, 3, 2): red, blue counts
+        # live enemies in each 3x3 window (off-map cells read -1 in every channel, hence + off_box)
+        flat_win = win.reshape(2 * n, 18)
+        near = np.empty(2 * n, dtype=np.float32)
+        near[:n] = flat_win[:n] @ _BLUE_SUM
+        near[n:] = flat_win[n:] @ _RED_SUM
+        near += np.take(g.off_box, flat)
+        killed = alive & (near >= self.config.kill_threshold - 0.5)
         now = alive & ~killed
         red_left = int(np.count_nonzero(now[:n]))
         blue_left = int(np.count_nonzero(now[n:]))
         wiped = red_left == 0 or blue_left == 0
         rewards = np.zeros(2 * n, dtype=np.float32)
-        rewards[killed] = self.config.death_reward
+        if killed.any():
+            rewards[killed] = self.config.death_reward
+            gone_red, gone_blue = flat[:n][killed[:n]], flat[n:][killed[n:]]
+            self._table.remove(gone_red, RED)
+            self._table.remove(gone_blue, BLUE)
+            self._table.refresh(win, flat, np.concatenate([gone_red, gone_blue]))
         if wiped or state.step >= self.max_cycles:
             outcome = float(np.sign(red_left - blue_left))
             rewards[:n][now[:n]] = outcome
@@ -199,6 +209,7 @@ class Battle(Scenario):
         terminated = ~now if not wiped else np.ones(2 * n, dtype=bool)
         state.positions = g.positions(flat)
         state.alive = now
+        self._table.remember(flat, now, self._relative(win))
         k = len(self.agent_ids)
         return rewards[:k], terminated[:k]
 
@@ -209,23 +220,30 @@ class Battle(Scenario):
             return rng.integers(0, kernels.NUM_ACTIONS, n)
         return _chase(self, state, np.arange(n, 2 * n), rng)
 
+    def _windows(self, flat: np.ndarray, alive: np.ndarray) -> np.ndarray:
+        """``float32 (2n, 3, 3, 2)`` windows of (live red, live blue) counts around every body."""
+        g = self.grid
+        cells = flat[alive]
+        counts = np.bincount((flat + self._team_base)[alive], minlength=2 * g.size)
+        self._table.set_counts(cells, [counts[:g.size], counts[g.size:]])
+        return self._table.gather(flat)
+
+    def _relative(self, win: np.ndarray) -> np.ndarray:
+        """The exposed agents' observations from absolute (red, blue) windows: red rows as they
+        are, blue rows with the channels swapped to (own team, enemy)."""
+        n = self.team_size
+        if not self.exposed_blue:
+            return win[:n]
+        win[n:] = win[n:, :, :, ::-1]
+        return win
+
     def observe(self, state):
         """``float32 (N, 3, 3, 2)``: own-team and enemy counts (module docstring)."""
-        g = self.grid
-        n = self.team_size
-        flat = g.flat(state.positions)
-        alive = state.alive
-        counts = self._team_counts(flat, alive)
-        red, blue = counts[:g.size], counts[g.size:]
-        cells = flat[alive]
-        self._red_view.set_counts(cells, [red, blue])
-        if not self.exposed_blue:
-            return self._red_view.gather(flat[:n])
-        self._blue_view.set_counts(cells, [blue, red])
-        obs = np.empty((2 * n, 3, 3, 2), dtype=np.float32)
-        obs[:n] = self._red_view.gather(flat[:n])
-        obs[n:] = self._blue_view.gather(flat[n:])
-        return obs
+        flat = self.grid.flat(state.positions)
+        obs = self._table.recall(flat, state.alive)
+        if obs is not None:
+            return obs
+        return self._relative(self._windows(flat, state.alive))
 
     def global_state(self, state):
         """``float32 (S, S, 2)``: live red and live blue bodies per cell."""

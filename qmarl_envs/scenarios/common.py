@@ -182,6 +182,14 @@ class FlatGrid:
         inside[pad:pad + h, pad:pad + w] = True
         self.inside = inside.ravel()
         self.border = np.flatnonzero(~self.inside)
+        out = (~self.inside).astype(np.float32)
+        self.off_plus = self.plus_grid(out)
+        """``float32 (size,)``: off-map cells among each cell and its 4 neighbours."""
+        self.off_box = np.zeros(self.size, dtype=np.float32)
+        """``float32 (size,)``: off-map cells in each cell's 3x3 window."""
+        for d in self.offs9:
+            lo, hi = max(0, -d), self.size - max(0, d)
+            self.off_box[lo:hi] += out[lo + d:hi + d]
         self._tiles: dict[int, np.ndarray] = {}
 
     def flat(self, positions: np.ndarray) -> np.ndarray:
@@ -299,16 +307,71 @@ class WindowTable:
         """
         t = self.table
         s = self.static
-        if self._written.size:
-            t[self._written, s:] = 0.0
+        for j in range(s, self.channels):  # one 1-D column at a time: ~4x faster than t[rows, s:]
+            t[:, j][self._written] = 0.0
         for j, grid_counts in enumerate(counts):
-            t[cells, s + j] = np.take(grid_counts, cells)
+            t[:, s + j][cells] = np.take(grid_counts, cells)
         self._written = cells
 
     def gather(self, flat: np.ndarray) -> np.ndarray:
         """``float32 (N, 3, 3, C)`` windows around ``int64 (N,)`` cells (a new array)."""
         n = flat.shape[0]
         return np.take(self.table, self.grid.window_index(flat), axis=0).reshape(n, 3, 3, self.channels)
+
+    def remove(self, cells: np.ndarray, channel: int) -> None:
+        """Subtract 1 from dynamic ``channel`` (0-based among the dynamic ones) once per entry of
+        ``cells`` (bodies removed after :meth:`set_counts`; duplicates allowed)."""
+        if cells.size:
+            np.subtract.at(self.table[:, self.static + channel], cells, 1.0)
+
+    def refresh(self, obs: np.ndarray, flat: np.ndarray, changed: np.ndarray) -> None:
+        """Re-gather, in place, the rows of ``obs`` whose window contains a ``changed`` cell.
+
+        Args:
+            obs: ``float32 (N, 3, 3, C)`` windows gathered earlier around ``flat``.
+            flat: ``int64 (N,)`` the window centres.
+            changed: ``int64 (K,)`` cells whose table rows changed since.
+        """
+        if changed.size == 0:
+            return
+        g = self.grid
+        mark = np.zeros(g.size, dtype=bool)
+        mark[(changed[:, None] + g.offs9[None, :]).ravel()] = True
+        rows = np.flatnonzero(mark[flat])
+        if rows.size:
+            obs[rows] = self.gather(flat[rows])
+
+    # one-step memory: a scenario's step() computes the next observations as a by-product and
+    # observe() returns them if the state still has the same cells and live mask
+    _memo: tuple | None = None
+
+    def remember(self, flat: np.ndarray, alive: np.ndarray, obs: np.ndarray) -> None:
+        """Keep ``obs`` for the next :meth:`recall` with the same ``flat`` and ``alive``."""
+        self._memo = (flat, alive.copy(), obs)
+
+    def recall(self, flat: np.ndarray, alive: np.ndarray) -> np.ndarray | None:
+        """The remembered observations if ``flat`` and ``alive`` equal the remembered ones (then
+        forgotten, so a second call builds a new array), else ``None``."""
+        memo, self._memo = self._memo, None
+        if memo is None:
+            return None
+        f, a, obs = memo
+        if f.shape == flat.shape and np.array_equal(f, flat) and np.array_equal(a, alive):
+            return obs
+        return None
+
+
+def window_weights(channels: int, channel: int, cells: tuple[int, ...] = tuple(range(9))) -> np.ndarray:
+    """``float32 (9 * channels,)`` weights that sum ``channel`` over the given window cells (row-major
+    indices 0..8, 4 = centre) of one flattened ``(3, 3, channels)`` window: ``obs.reshape(N, -1) @ w``
+    is a BLAS matrix-vector product, much faster than a strided sum over a length-9 axis."""
+    w = np.zeros((9, channels), dtype=np.float32)
+    w[list(cells), channel] = 1.0
+    return w.ravel()
+
+
+PLUS_CELLS = (1, 3, 4, 5, 7)
+"""Row-major indices of the centre and its 4 neighbours in a 3x3 window."""
 
 
 def move_flat(grid: FlatGrid, flat: np.ndarray, actions: np.ndarray, blocked: np.ndarray,

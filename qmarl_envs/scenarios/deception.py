@@ -150,7 +150,8 @@ class _Static:
         self.lm_pos = lm_cells.astype(np.int64)
         tgt = np.argwhere(landmarks == target)
         self.target_pos = tgt[0].astype(np.int64) if len(tgt) else np.array([-1, -1])
-        self.watch = (_WATCH_OFFSETS[:, 0] * grid.wp + _WATCH_OFFSETS[:, 1]).astype(np.int64)
+        watch = (_WATCH_OFFSETS[:, 0] * grid.wp + _WATCH_OFFSETS[:, 1]).astype(np.int64)
+        self.watch_cells = self.lm_flat[:, None] + watch[None, :]     # (K, 25) 5x5 around each landmark
 
 
 class Deception(Scenario):
@@ -183,6 +184,7 @@ class Deception(Scenario):
         self._blocked = ~self.grid.inside
         self._team_base = np.append(np.zeros(n, np.int64), np.int64(self.grid.size))
         self._static: _Static | None = None
+        self._home_counts: tuple[np.ndarray, np.ndarray] | None = None
 
     def static(self, state: GridState) -> _Static:
         """Derived static layers of ``state`` (observation table, landmark cells, target cell)."""
@@ -206,12 +208,11 @@ class Deception(Scenario):
         self._static = _Static(self.grid, landmarks, state.target)
         return state
 
-    def _counts(self, flat: np.ndarray) -> np.ndarray:
-        """``int64 (2 * size,)``: home counts then adversary counts per padded cell."""
-        return np.bincount(flat + self._team_base, minlength=2 * self.grid.size)
-
     def step(self, state, actions, rng, live):
-        """One Deception step (module docstring, rules 1-3); see :meth:`Scenario.step`."""
+        """One Deception step (module docstring, rules 1-3); see :meth:`Scenario.step`.
+
+        The observations of the new positions are built here and handed to :meth:`observe`.
+        """
         g = self.grid
         n = self.num_home
         if self.exposed_adversary:
@@ -222,6 +223,8 @@ class Deception(Scenario):
             acts[n] = _adversary_action(self, state, rng)
         flat = common.move_flat(g, g.flat(state.positions), acts, self._blocked)
         state.positions = g.positions(flat)
+        st = self.static(state)
+        st.table.remember(flat, state.alive, self._observe_flat(st, flat))
         k = len(self.agent_ids)
         rewards = np.zeros(k, dtype=np.float32)
         if state.step >= self.max_cycles:
@@ -243,19 +246,37 @@ class Deception(Scenario):
         on = lm == state.target
         return bool(on[:n].any()), bool(on[n])
 
-    def observe(self, state):
-        """``float32 (N, 3, 3, 4)``: landmark, target, home and adversary windows (module docstring)."""
-        st = self.static(state)
+    def _observe_flat(self, st: _Static, flat: np.ndarray) -> np.ndarray:
         g = self.grid
         n = self.num_home
-        flat = g.flat(state.positions)
-        counts = self._counts(flat)
+        counts = np.bincount(flat + self._team_base, minlength=2 * g.size)
+        self._home_counts = (flat[:n], counts[:g.size])
         st.table.set_counts(flat, [counts[:g.size], counts[g.size:]])
         obs = st.table.gather(flat[:len(self.agent_ids)])
         if self.exposed_adversary:
             adv = obs[n, :, :, 1]
             adv[adv > 0] = 0.0          # the adversary does not see the target
         return obs
+
+    def home_counts(self, state: GridState) -> np.ndarray:
+        """``int64 (size,)`` home agents per padded cell of ``state`` (reused from the last
+        observation when the home agents have not moved since)."""
+        g = self.grid
+        n = self.num_home
+        flat = g.flat(state.positions[:n])
+        memo = self._home_counts
+        if memo is not None and memo[0].shape == flat.shape and np.array_equal(memo[0], flat):
+            return memo[1]
+        return np.bincount(flat, minlength=g.size)
+
+    def observe(self, state):
+        """``float32 (N, 3, 3, 4)``: landmark, target, home and adversary windows (module docstring)."""
+        st = self.static(state)
+        flat = self.grid.flat(state.positions)
+        obs = st.table.recall(flat, state.alive)
+        if obs is not None:
+            return obs
+        return self._observe_flat(st, flat)
 
     def global_state(self, state):
         """``float32 (S, S, 4)``: landmark, target, home count, adversary count per cell."""
@@ -294,8 +315,8 @@ def _adversary_action(scenario: Deception, state: GridState, rng: np.random.Gene
     n = scenario.num_home
     if st.lm_flat.size == 0:
         return common.STAY
-    home = np.bincount(g.flat(state.positions[:n]), minlength=g.size)
-    watched = np.take(home, st.lm_flat[:, None] + st.watch[None, :]).sum(axis=1)
+    home = scenario.home_counts(state)
+    watched = np.take(home, st.watch_cells).sum(axis=1)
     me = state.positions[n].astype(np.int64)
     dist = np.abs(st.lm_pos - me).sum(axis=1)
     # most watched, then the one it stands on / the nearest, then random

@@ -156,6 +156,9 @@ class JungleState(GridState):
         return super().nbytes() + self.died_at.nbytes
 
 
+_PLUS_COUNT = common.window_weights(2, 1, common.PLUS_CELLS)
+
+
 class _Static:
     """Per-episode layers derived from the food map (rebuilt when ``state.food`` is a new array)."""
 
@@ -226,35 +229,52 @@ class Jungle(Scenario):
         return state
 
     def step(self, state, actions, rng, live):
-        """One Jungle step (module docstring, rules 1-4); see :meth:`Scenario.step`."""
+        """One Jungle step (module docstring, rules 1-4); see :meth:`Scenario.step`.
+
+        The observation windows of the new positions are gathered here (the crowding test reads
+        the count channel of the same windows) and handed to :meth:`observe` for the next call.
+        """
         st = self.static(state)
         g = self.grid
         alive = state.alive
+        n = alive.shape[0]
         flat = common.move_flat(g, g.flat(state.positions), actions, st.blocked, alive)
-        counts = g.counts(flat[alive])
-        crowded = alive & (g.plus_sum(counts, flat) > 1)
+        cells = flat[alive]
+        st.table.set_counts(cells, [g.counts(cells)])
+        obs = st.table.gather(flat)
+        # bodies on the cell and its 4 neighbours (off-map cells read -1, hence + off_plus)
+        plus = obs.reshape(n, 18) @ _PLUS_COUNT + np.take(g.off_plus, flat)
+        crowded = alive & (plus > 1.5)
         hp = state.hp - crowded.astype(np.int16)
         dead_now = alive & (hp <= 0)
-        rewards = st.feeding[flat].astype(np.float32)
+        rewards = np.take(st.feeding, flat).astype(np.float32)
         rewards[dead_now] = -1.0
         rewards[~alive] = 0.0
         died_at = getattr(state, "died_at", None)
         if died_at is None:
             died_at = np.full(state.num_entities, -1, dtype=np.int32)
+        now = alive & ~dead_now
         if dead_now.any():
             died_at = died_at.copy()
             died_at[dead_now] = state.step
+            gone = flat[dead_now]
+            st.table.remove(gone, 0)
+            st.table.refresh(obs, flat, gone)
         state.died_at = died_at
         state.hp = np.maximum(hp, 0).astype(np.int16)
-        state.alive = alive & ~dead_now
+        state.alive = now
         state.positions = g.positions(flat)
-        return rewards, ~state.alive
+        st.table.remember(flat, now, obs)
+        return rewards, ~now
 
     def observe(self, state):
         """``float32 (N, 3, 3, 2)``: food and live-agent count windows (module docstring)."""
         st = self.static(state)
         g = self.grid
         flat = g.flat(state.positions)
+        obs = st.table.recall(flat, state.alive)
+        if obs is not None:
+            return obs
         live = flat[state.alive]
         st.table.set_counts(live, [g.counts(live)])
         return st.table.gather(flat)

@@ -1,0 +1,326 @@
+"""Environment throughput: random-action agent-steps per second, qmarl against MAgent2.
+
+For Jungle, Battle and Deception at N = 100, 1,000 and 10,000 agents (the ``-100-v0``, ``-1k-v0``
+and ``-10k-v0`` presets), and in the same run MAgent2's ``battle_v4`` at matching agent counts,
+this measures:
+
+* **dict API**: the PettingZoo ``ParallelEnv`` loop a user writes::
+
+      acts = dict(zip(env.agents, rng.integers(0, n_actions, len(env.agents)).tolist()))
+      env.step(acts)
+
+  (one vectorised draw per step; the same loop for MAgent2, with its 21 actions).
+* **array API** (qmarl only): ``env.step_arrays(rng.integers(0, 5, N))``, what trainers use.
+
+An agent-step is one live agent stepped once (MAgent2 removes dead agents, qmarl too), so deaths
+lower the count, not the rate per agent. Action drawing is inside the timed loop, resets are not
+(they are timed separately and reported as ``reset_ms``). Each case runs ``--repeats`` times from
+different seeds; the table shows the median. Battle runs with ``opponent=None`` (both teams are
+agents, as in MAgent2); ``Battle-10k (scripted blue)`` adds the default preset, whose built-in
+opponent is stepped by the env. Memory: for each 10,000-agent preset, a fresh process builds the
+env, resets and steps it 10 times, and reports its resident-set growth, the tracemalloc peak and
+the bytes of the arrays the env holds.
+
+Usage::
+
+    python benchmarks/env_throughput.py            # full run, a few minutes on 2 cores
+    python benchmarks/env_throughput.py --quick    # smoke run (fewer steps, one repeat)
+
+Writes ``benchmarks/results/env_throughput.json`` (atomically) and prints a Markdown table.
+Targets at 10,000 agents (docs/environments.md): dict API >= 3x MAgent2, array API >= 20x MAgent2,
+<= 200 MB per env, and a cost per agent-step that does not grow from 100 to 10,000 agents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "env_throughput.json"
+SCALES = (("100", 100), ("1k", 1_000), ("10k", 10_000))
+MAGENT_MAPS = {100: 35, 1_000: 112, 10_000: 354}
+"""MAgent2 battle_v4 ``map_size`` per agent count: 84, 968 and 9,800 agents (0.04 per team per cell)."""
+
+
+def _steps_for(n: int, quick: bool) -> int:
+    """Timed steps per repeat: about 100,000 agent-steps (fewer with ``--quick``)."""
+    steps = int(np.clip(100_000 // max(n, 1), 30, 1_000))
+    return max(5, steps // 10) if quick else steps
+
+
+def _rate(step_fn, reset_fn, live_count, steps: int) -> dict[str, float]:
+    """Time ``steps`` calls of ``step_fn`` (resets excluded) and count live agent-steps."""
+    agent_steps = 0
+    done = 0
+    elapsed = 0.0
+    resets: list[float] = []
+    while done < steps:
+        live = live_count()
+        if live == 0:
+            t = time.perf_counter()
+            reset_fn()
+            resets.append(time.perf_counter() - t)
+            continue
+        t = time.perf_counter()
+        step_fn()
+        elapsed += time.perf_counter() - t
+        agent_steps += live
+        done += 1
+    return {"agent_steps_per_s": agent_steps / elapsed, "step_ms": 1e3 * elapsed / done,
+            "mean_live": agent_steps / done, "resets": len(resets),
+            "reset_ms": 1e3 * float(np.median(resets)) if resets else float("nan")}
+
+
+def bench_qmarl(env_id: str, kwargs: dict[str, Any], api: str, steps: int, seed: int) -> dict[str, Any]:
+    """One repeat of one qmarl case (``api`` is ``"dict"`` or ``"array"``)."""
+    import qmarl_envs
+
+    env = qmarl_envs.make(env_id, **kwargs)
+    n = len(env.possible_agents)
+    rng = np.random.default_rng(seed)
+    t = time.perf_counter()
+    if api == "array":
+        env.reset_arrays(seed=seed)
+        first_reset = time.perf_counter() - t
+
+        def step():
+            env.step_arrays(rng.integers(0, 5, n))
+
+        out = _rate(step, lambda: env.reset_arrays(), lambda: int(env.alive_mask().sum()), steps)
+    else:
+        env.reset(seed=seed)
+        first_reset = time.perf_counter() - t
+
+        def step():
+            agents = env.agents
+            env.step(dict(zip(agents, rng.integers(0, 5, len(agents)).tolist())))
+
+        out = _rate(step, lambda: env.reset(), lambda: len(env.agents), steps)
+    out.update(agents=n, obs_shape=list(env.scenario.obs_shape), first_reset_ms=1e3 * first_reset)
+    return out
+
+
+def bench_magent(n: int, steps: int, seed: int) -> dict[str, Any]:
+    """One repeat of MAgent2 ``battle_v4`` at the map size matching ``n`` agents (dict API)."""
+    from magent2.environments import battle_v4
+
+    env = battle_v4.parallel_env(map_size=MAGENT_MAPS[n])
+    rng = np.random.default_rng(seed)
+    t = time.perf_counter()
+    env.reset(seed=seed)
+    first_reset = time.perf_counter() - t
+    n_act = env.action_space(env.possible_agents[0]).n
+
+    def step():
+        agents = env.agents
+        env.step(dict(zip(agents, rng.integers(0, n_act, len(agents)).tolist())))
+
+    out = _rate(step, lambda: env.reset(), lambda: len(env.agents), steps)
+    out.update(agents=len(env.possible_agents),
+               obs_shape=list(env.observation_space(env.possible_agents[0]).shape),
+               first_reset_ms=1e3 * first_reset, map_size=MAGENT_MAPS[n])
+    env.close()
+    return out
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median of the numeric fields over repeats (other fields from the first run)."""
+    out = dict(runs[0])
+    for k in ("agent_steps_per_s", "step_ms", "mean_live", "reset_ms", "first_reset_ms"):
+        out[k] = float(np.nanmedian([r[k] for r in runs]))
+    out["agent_steps_per_s_all"] = [round(r["agent_steps_per_s"]) for r in runs]
+    return out
+
+
+def memory_probe(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Memory held by one env: RSS growth, tracemalloc peak and array bytes (run in a fresh process).
+
+    Returns:
+        ``{"rss_delta_mb", "tracemalloc_peak_mb", "tracemalloc_current_mb", "array_mb"}``.
+    """
+    import tracemalloc
+
+    import qmarl_envs  # noqa: F401  (imports and registrations are not counted)
+
+    def rss_mb() -> float:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return float("nan")
+
+    gc.collect()
+    base = rss_mb()
+    tracemalloc.start()
+    env = qmarl_envs.make(env_id, **kwargs)
+    env.reset_arrays(seed=0)
+    n = len(env.possible_agents)
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        if not env.alive_mask().any():
+            env.reset_arrays()
+        env.step_arrays(rng.integers(0, 5, n))
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    arrays = _array_bytes(env)
+    return {"rss_delta_mb": rss_mb() - base, "tracemalloc_peak_mb": peak / 2**20,
+            "tracemalloc_current_mb": current / 2**20, "array_mb": arrays / 2**20}
+
+
+def _array_bytes(obj: Any, seen: set[int] | None = None, depth: int = 0) -> int:
+    """Bytes of the distinct NumPy arrays reachable from ``obj``'s attributes (a few levels deep)."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen or depth > 4:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        base = obj if obj.base is None else obj.base
+        if isinstance(base, np.ndarray) and id(base) not in seen and base is not obj:
+            seen.add(id(base))
+            return base.nbytes
+        return obj.nbytes if obj.base is None else 0
+    total = 0
+    if isinstance(obj, dict):
+        items = obj.values()
+    elif isinstance(obj, (list, tuple)):
+        items = obj
+    elif hasattr(obj, "__dict__") and type(obj).__module__.startswith(("qmarl_envs", "qmarl")):
+        items = vars(obj).values()
+    else:
+        return 0
+    for v in items:
+        total += _array_bytes(v, seen, depth + 1)
+    return total
+
+
+def _probe_in_subprocess(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    code = ("import json, sys; sys.path.insert(0, 'benchmarks'); import env_throughput as b; "
+            f"print(json.dumps(b.memory_probe({env_id!r}, {kwargs!r})))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cases() -> list[tuple[str, str, dict[str, Any], int]]:
+    """``(label, env id, kwargs, N)`` of every qmarl case."""
+    out = []
+    for name in ("Jungle", "Battle", "Deception"):
+        for suffix, n in SCALES:
+            kw = {"opponent": None} if name == "Battle" else {}
+            out.append((f"{name}-{suffix}", f"qmarl/{name}-{suffix}-v0", kw, n))
+    out.append(("Battle-10k (scripted blue)", "qmarl/Battle-10k-v0", {}, 10_000))
+    return out
+
+
+def run(quick: bool, repeats: int, magent: bool) -> dict[str, Any]:
+    """Run every case and the MAgent2 reference; returns the JSON-able results."""
+    warnings.filterwarnings("ignore")
+    results: dict[str, Any] = {"qmarl": [], "magent2": [], "memory": {}}
+    for label, env_id, kw, n in cases():
+        row: dict[str, Any] = {"label": label, "id": env_id, "kwargs": kw, "n": n}
+        for api in ("array", "dict"):
+            steps = _steps_for(n, quick)
+            runs = [bench_qmarl(env_id, kw, api, steps, seed) for seed in range(repeats)]
+            row[api] = _median(runs)
+        results["qmarl"].append(row)
+        print(f"  {label:28s} array {row['array']['agent_steps_per_s'] / 1e6:7.2f} M/s   "
+              f"dict {row['dict']['agent_steps_per_s'] / 1e6:6.2f} M/s", flush=True)
+    if magent:
+        for n in (100, 1_000, 10_000):
+            steps = _steps_for(n, quick)
+            runs = [bench_magent(n, steps, seed) for seed in range(repeats)]
+            row = {"label": f"MAgent2 battle_v4 map {MAGENT_MAPS[n]}", "n": n, "dict": _median(runs)}
+            results["magent2"].append(row)
+            print(f"  {row['label']:28s} dict {row['dict']['agent_steps_per_s'] / 1e6:6.2f} M/s", flush=True)
+    for name in ("Jungle", "Battle", "Deception"):
+        env_id = f"qmarl/{name}-10k-v0"
+        kw = {"opponent": None} if name == "Battle" else {}
+        results["memory"][env_id] = _probe_in_subprocess(env_id, kw)
+    return results
+
+
+def table(res: dict[str, Any]) -> str:
+    """A Markdown table of the results (rates in millions of agent-steps per second)."""
+    mag = {r["n"]: r["dict"] for r in res["magent2"]}
+    lines = ["| env | agents | obs | array API M/s (us/agent-step) | dict API M/s (us/agent-step) "
+             "| array / MAgent2 | dict / MAgent2 |",
+             "|---|---|---|---|---|---|---|"]
+
+    def cell(d: dict[str, Any]) -> str:
+        r = d["agent_steps_per_s"]
+        return f"{r / 1e6:.2f} ({1e6 / r:.3f})"
+
+    for row in res["qmarl"]:
+        m = mag.get(row["n"])
+        ratio_a = f"{row['array']['agent_steps_per_s'] / m['agent_steps_per_s']:.1f}x" if m else "-"
+        ratio_d = f"{row['dict']['agent_steps_per_s'] / m['agent_steps_per_s']:.1f}x" if m else "-"
+        obs = "x".join(map(str, row["array"]["obs_shape"]))
+        lines.append(f"| {row['label']} | {row['n']:,} | {obs} | {cell(row['array'])} | {cell(row['dict'])} "
+                     f"| {ratio_a} | {ratio_d} |")
+    for row in res["magent2"]:
+        d = row["dict"]
+        obs = "x".join(map(str, d["obs_shape"]))
+        lines.append(f"| {row['label']} | {d['agents']:,} | {obs} | - | {cell(d)} | 1.0x | 1.0x |")
+    if res.get("memory"):
+        lines += ["", "| 10k-agent env | RSS growth MB | tracemalloc peak MB | arrays held MB |",
+                  "|---|---|---|---|"]
+        for env_id, m in res["memory"].items():
+            lines.append(f"| {env_id} | {m['rss_delta_mb']:.1f} | {m['tracemalloc_peak_mb']:.1f} "
+                         f"| {m['array_mb']:.1f} |")
+    return "\n".join(lines)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1, default=float)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point (see the module docstring)."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="few steps, one repeat (smoke run)")
+    p.add_argument("--repeats", type=int, default=3, help="repeats per case (median reported)")
+    p.add_argument("--no-magent2", action="store_true", help="skip the MAgent2 reference")
+    p.add_argument("--out", type=Path, default=RESULTS, help="JSON output path")
+    args = p.parse_args(argv)
+    if args.repeats < 1:
+        p.error("--repeats: expected >= 1")
+    repeats = 1 if args.quick else args.repeats
+    magent = not args.no_magent2
+    if magent:
+        try:
+            import magent2  # noqa: F401
+        except ImportError:
+            print("magent2 is not installed (pip install --no-deps magent2==0.3.4); skipping it")
+            magent = False
+    print(f"env throughput ({'quick' if args.quick else f'{repeats} repeats'}), "
+          f"{os.cpu_count()} CPUs, Python {platform.python_version()}, NumPy {np.__version__}")
+    t0 = time.perf_counter()
+    res = run(args.quick, repeats, magent)
+    res["meta"] = {"python": platform.python_version(), "numpy": np.__version__,
+                   "machine": platform.machine(), "cpus": os.cpu_count(), "quick": args.quick,
+                   "repeats": repeats, "seconds": round(time.perf_counter() - t0, 1),
+                   "date": time.strftime("%Y-%m-%d")}
+    _write_json(args.out, res)
+    print()
+    print(table(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
