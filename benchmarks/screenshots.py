@@ -46,8 +46,9 @@ class Shot:
 SHOTS = (
     Shot("ballcollection.png", "qmarl/BallCollection-5x3-2Agents-v0", steps=1, seed=4),
     Shot("jungle.png", "qmarl/Jungle-100-v0", steps=6, seed=0),
-    Shot("battle.png", "qmarl/Battle-100-v0", steps=8, seed=0),
-    Shot("deception.png", "qmarl/Deception-v0", steps=3, seed=0),
+    Shot("battle.png", "qmarl/Battle-100-v0", steps=10, seed=0),
+    Shot("deception.png", "qmarl/Deception-100-v0", steps=12, seed=0),
+    Shot("deception-small.png", "qmarl/Deception-v0", steps=3, seed=0),
     Shot("jungle-10k.png", "qmarl/Jungle-10k-v0", steps=4, seed=0),
     Shot("jungle-10k-zoom.png", "qmarl/Jungle-10k-v0", steps=4, seed=0, cell=24, view=(235, 265, 230, 270)),
 )

@@ -198,7 +198,10 @@ class PlaySession:
         """Start (or restart) the current episode with seed ``seed + episode``."""
         self._obs, _ = self.env.reset(seed=self.seed + self.episode)
         self._human_action = None
+        # the whole map to start with; zoomed in around the agent when a human steers on a big map
         self._base_cell = self._cell_size(self.base.grid_state.shape)
+        if self.human is not None:
+            self._base_cell = max(self._base_cell, 24)
         self._record()
 
     def step(self, human_action: int | None = None) -> None:

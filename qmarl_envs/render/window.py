@@ -84,12 +84,13 @@ class HumanWindow:
         self._fit = 1.0
 
     # ------------------------------------------------------------------ camera
-    def _setup(self, kind: str, w: int, h: int, base: float) -> None:
-        """(Re)create the window for a new source of ``w x h`` units at ``base`` px per unit."""
+    def _setup(self, kind: str, w: int, h: int, base: float, fit: bool = True) -> None:
+        """(Re)create the window for a new source of ``w x h`` units at ``base`` px per unit
+        (reduced so that the whole source fits, if ``fit``)."""
         pg = self.pg
         mw, mh = self.max_size
         self._fit = min(mw / w, mh / h)
-        self.scale = float(min(base, self._fit))
+        self.scale = float(min(base, self._fit)) if fit else float(base)
         vw = max(min(self.MIN_WIDTH, mw), min(mw, int(round(w * self.scale))))
         vh = min(mh, int(round(h * self.scale)))
         self._view = (vw, vh)
@@ -262,7 +263,8 @@ class HumanWindow:
                 e.g. :func:`qmarl_envs.render.raster.render_env` with the env bound.
             map_shape: ``(H, W)`` in cells.
             status: text of the status bar.
-            base_cell: starting zoom in pixels per cell (reduced to fit the window).
+            base_cell: starting zoom in pixels per cell (reduced to fit the whole map in the
+                window, unless ``follow`` is given).
             follow: ``(row, col)`` to keep in the centre while :attr:`follow` is on.
             tick: wait so that calls come at most :attr:`fps` times a second.
             hint: right-aligned key hint; ``None`` shows the zoom and the pan/zoom keys.
@@ -271,7 +273,7 @@ class HumanWindow:
             return
         h, w = (int(v) for v in map_shape)
         if self._source != ("scene", w, h) or not self.pg.display.get_init():
-            self._setup("scene", w, h, float(base_cell))
+            self._setup("scene", w, h, float(base_cell), fit=follow is None)
         self.poll_camera()
         if follow is not None and self.follow:
             self.center_on(follow[1] + 0.5, follow[0] + 0.5)

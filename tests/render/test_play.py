@@ -232,3 +232,24 @@ def test_zoomed_scene_is_redrawn_sharp_at_the_new_cell_size(window):
     assert scale >= qmarl_envs.render.raster.SHAPE_CELL
     assert (screen == qmarl_envs.render.raster.GRID).all(-1).sum() > 2 * vw
     session.close()
+
+
+def test_steering_on_a_big_map_starts_zoomed_in_around_the_agent(window):
+    env = qmarl_envs.make("qmarl/Jungle-1k-v0", render_mode="rgb_array")
+    session = PlaySession(env, StayPolicy(), human="agent_7", window=window, seed=0)
+    session.tick(now=0.0)
+    assert window.scale == 24 and not window.arrows_pan
+    r, c = env.grid_state.positions[7]
+    x0, y0, x1, y1 = window.visible()
+    assert x0 <= c < x1 and y0 <= r < y1
+    _press(pygame.K_UP)  # steers the agent; the camera follows
+    session.tick(now=0.0)
+    assert env.grid_state.step == 1
+    r2, c2 = env.grid_state.positions[7]
+    x0, y0, x1, y1 = window.visible()
+    assert x0 <= c2 < x1 and y0 <= r2 < y1
+    _press(pygame.K_RIGHT)
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_RIGHT, mod=pygame.KMOD_SHIFT, unicode=""))
+    session.tick(now=0.0)
+    assert env.grid_state.step == 2 and window.visible()[0] > x0  # right steered, Shift+right panned
+    session.close()
