@@ -118,13 +118,16 @@ def main(argv: list[str] | None = None) -> dict:
         "rows": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
     }
     cols = ("id", "map", "entities", "cell_px", "frame", "median_ms", "min_ms")
-    widths = [max(len(c), *(len(f"{r[c]:.2f}" if isinstance(r[c], float) else str(r[c])) for r in rows))
-              for c in cols]
+
+    def cell(v) -> str:
+        return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+    widths = [max(len(c), *(len(cell(r[c])) for r in rows)) for c in cols]
     line = "  ".join(c.ljust(w) for c, w in zip(cols, widths))
     print(line)
     print("-" * len(line))
     for r in rows:
-        print("  ".join((f"{r[c]:.2f}" if isinstance(r[c], float) else str(r[c])).ljust(w) for c, w in zip(cols, widths)))
+        print("  ".join(cell(r[c]).ljust(w) for c, w in zip(cols, widths)))
     verdict = "meets" if result["headline"]["meets_target"] else "MISSES"
     print(f"\n{head['id']}: {head['median_ms']:.1f} ms per frame ({verdict} the {TARGET_MS:.0f} ms target)")
     _write_json(args.out, result)

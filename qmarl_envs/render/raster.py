@@ -260,7 +260,7 @@ def _agent_sprites(c: int, colours: np.ndarray, levels: np.ndarray, halo: np.nda
     u = colours.shape[0]
     col = colours.astype(np.float32)
     frac = levels.astype(np.float32) / HP_LEVELS
-    if c < SHAPE_CELL or c < BAR_CELL:
+    if c < BAR_CELL:
         # damage darkens the body: full colour at full hit points, 45% at none
         col = col * (0.45 + 0.55 * frac)[:, None]
     if c < SHAPE_CELL:
