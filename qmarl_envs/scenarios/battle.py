@@ -189,7 +189,7 @@ class Battle(Scenario):
         near = np.empty(2 * n, dtype=np.float32)
         near[:n] = flat_win[:n] @ _BLUE_SUM
         near[n:] = flat_win[n:] @ _RED_SUM
-        near += np.take(g.off_box, flat)
+        near += g.off_box.take(flat)
         killed = alive & (near >= self.config.kill_threshold - 0.5)
         now = alive & ~killed
         red_left = int(np.count_nonzero(now[:n]))

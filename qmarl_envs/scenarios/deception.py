@@ -187,7 +187,11 @@ class Deception(Scenario):
         self._home_counts: tuple[np.ndarray, np.ndarray] | None = None
 
     def static(self, state: GridState) -> _Static:
-        """Derived static layers of ``state`` (observation table, landmark cells, target cell)."""
+        """Derived static layers of ``state`` (observation table, landmark cells, target cell).
+
+        They are cached per ``state.landmarks`` array object and ``state.target``: replace the array
+        (don't edit it in place) to move landmarks.
+        """
         s = self._static
         if s is None or s.landmarks_ref is not state.landmarks or s.target != state.target:
             self._static = s = _Static(self.grid, state.landmarks, int(state.target))
@@ -316,7 +320,7 @@ def _adversary_action(scenario: Deception, state: GridState, rng: np.random.Gene
     if st.lm_flat.size == 0:
         return common.STAY
     home = scenario.home_counts(state)
-    watched = np.take(home, st.watch_cells).sum(axis=1)
+    watched = home.take(st.watch_cells).sum(axis=1)
     me = state.positions[n].astype(np.int64)
     dist = np.abs(st.lm_pos - me).sum(axis=1)
     # most watched, then the one it stands on / the nearest, then random

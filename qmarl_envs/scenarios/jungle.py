@@ -34,10 +34,12 @@ live agents in each cell.
 Score (``infos[agent]["episode"]["score"]``, ``float`` in ``[-1, 1]``): the mean reward per agent
 and per step, where an agent that has died keeps scoring ``-1`` on every remaining step. The paper
 does not define it; this is the authors' code's bookkeeping (a dead agent's reward stays ``-1``,
-research/qmarl.md §1) averaged the way Fig. 6 plots "mean reward". It puts a random team near
-``-0.8`` at the small scale and a team that feeds four agents without crowding near the paper's
-``0.91``. ``win`` is ``score > 0`` (the team ate more than it lost). The summary also holds
-``survivors`` (int) and ``fed_fraction`` (share of agent-steps spent next to food).
+research/qmarl.md §1) averaged the way Fig. 6 plots "mean reward", so the paper's Jungle numbers
+(0.91 for Q-MARL) are on the same scale. On ``qmarl/Jungle-v0`` uniformly random actions score
+about -0.26 and :func:`scripted_actions` about 0.67 (200 seeds); four agents fed from the first
+step without crowding would score 1 (only possible with the food away from the edges). ``win`` is
+``score > 0`` (the team ate more than it lost). The summary also holds ``survivors`` (int) and
+``fed_fraction`` (share of agent-steps spent next to food).
 
 Scale (choices; the paper gives only 5x5 / 4 agents / 1 food in [C] and 10,000 agents / 2,500
 food on about 500x500 in Fig. 8):
@@ -203,7 +205,11 @@ class Jungle(Scenario):
         self._self_term = (np.arange(common.SEARCH_RADIUS + 1) <= 1).astype(np.int64)
 
     def static(self, state: GridState) -> _Static:
-        """Derived static layers of ``state`` (padded blocked/feeding maps, food channel)."""
+        """Derived static layers of ``state`` (padded blocked/feeding maps, food channel).
+
+        They are cached per ``state.food`` array object: food is stationary, so replace the array
+        (don't edit it in place) to change the food of a state.
+        """
         if self._static is None or self._static.food_ref is not state.food:
             self._static = _Static(self.grid, state.food)
         return self._static
@@ -243,11 +249,11 @@ class Jungle(Scenario):
         st.table.set_counts(cells, [g.counts(cells)])
         obs = st.table.gather(flat)
         # bodies on the cell and its 4 neighbours (off-map cells read -1, hence + off_plus)
-        plus = obs.reshape(n, 18) @ _PLUS_COUNT + np.take(g.off_plus, flat)
+        plus = obs.reshape(n, 18) @ _PLUS_COUNT + g.off_plus.take(flat)
         crowded = alive & (plus > 1.5)
         hp = state.hp - crowded.astype(np.int16)
         dead_now = alive & (hp <= 0)
-        rewards = np.take(st.feeding, flat).astype(np.float32)
+        rewards = st.feeding.take(flat).astype(np.float32)
         rewards[dead_now] = -1.0
         rewards[~alive] = 0.0
         died_at = getattr(state, "died_at", None)
@@ -355,7 +361,7 @@ def scripted_actions(scenario: Jungle, state: GridState, rng: np.random.Generato
     # crowded and a less crowded move exists
     cand = here[:, None] + g.action_delta[None, :]
     cand = np.where(st.blocked[cand], here[:, None], cand)
-    others = np.take(plus, cand) - 1
+    others = plus.take(cand) - 1
     rows = np.arange(idx.size)
     cost = others * 4.0 + rng.random(others.shape) * 0.5
     cost[rows, want] -= 1.0
