@@ -112,8 +112,12 @@ class RunMonitor:
         if progress:
             from tqdm.auto import tqdm
 
+            import sys
+
+            tty = sys.stderr.isatty()
             self.bar = tqdm(total=total_agent_steps, initial=min(start_steps, total_agent_steps),
-                            unit=" agent-steps", unit_scale=True, dynamic_ncols=True, desc="train")
+                            unit=" agent-steps", unit_scale=True, dynamic_ncols=True, desc="train",
+                            mininterval=0.5 if tty else 15.0, file=sys.stderr)
         self.stopped_by_episodes = False
 
     def on_steps(self, agent_steps: int) -> bool:

@@ -198,3 +198,14 @@ def test_resolve_policy_rejects_unknown_specs(tmp_path):
 def test_act_rejects_non_dicts():
     with pytest.raises(ValueError, match="observations"):
         RandomPolicy(seed=0).act([np.zeros(3)])
+
+
+def test_importing_agents_and_the_cli_stays_light():
+    """``import qmarl_agents`` and building the ``qmarl`` parser load neither torch nor SB3."""
+    import subprocess
+    import sys
+
+    code = ("import sys, qmarl_agents, qmarl_agents.cli; qmarl_agents.cli.build_parser();"
+            "print(sorted(m for m in ('torch', 'stable_baselines3', 'supersuit') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
