@@ -302,6 +302,9 @@ def evaluate_policy(policy, env_id: str, protocol: Protocol = DEFAULT_PROTOCOL, 
 
 
 # ----------------------------------------------------------------------------------- submissions
+RUN_KEYS = ("seed", "agent_steps", "live_agent_steps", "wall_clock_s")
+"""Config keys that differ between runs of one configuration; left out of ``config_hash``."""
+
 _VERSIONED = ("qmarl", "numpy", "pettingzoo", "gymnasium", "torch", "stable-baselines3", "supersuit", "rliable")
 
 
@@ -323,8 +326,9 @@ def build_submission(result: EvalResult, *, name: str | None = None, agent_confi
     Args:
         result: the evaluation.
         name: display name (default: the agent name).
-        agent_config: the agent's configuration (hashed into ``config_hash``); default
-            ``result.policy_info``.
+        agent_config: the agent's configuration; default ``result.policy_info``. ``config_hash``
+            hashes it without the run-specific keys (:data:`RUN_KEYS`), so the seeds of one
+            configuration share a hash.
         training: ``{"agent_steps", "wall_clock_s", "seed"}`` of the training run, if any.
         env_kwargs: env config overrides used (must be empty for leaderboard entries).
 
@@ -344,7 +348,7 @@ def build_submission(result: EvalResult, *, name: str | None = None, agent_confi
         "name": name or result.agent,
         "agent": result.agent,
         "config": cfg,
-        "config_hash": config_hash(cfg),
+        "config_hash": config_hash({k: v for k, v in cfg.items() if k not in RUN_KEYS}),
         "protocol": result.protocol.to_dict(),
         "scores": result.scores.tolist(),
         "lengths": result.lengths.tolist(),

@@ -105,3 +105,11 @@ def test_submission_schema_catches_tampering():
         validate_submission(dict(sub, scores=[[1.0]]))
     with pytest.raises(ValueError, match="env_id"):
         validate_submission(dict(sub, env_id="BallCollection"))
+
+
+def test_config_hash_ignores_run_specific_keys():
+    r = evaluate_policy("random", BALL2, Protocol(seeds=(0,), episodes_per_seed=2, bootstrap_reps=200))
+    h = [build_submission(r, agent_config={"lr": 1e-3, "seed": s, "agent_steps": 10 * s})["config_hash"]
+         for s in (0, 1)]
+    assert h[0] == h[1]
+    assert build_submission(r, agent_config={"lr": 3e-4, "seed": 0})["config_hash"] != h[0]
