@@ -247,10 +247,15 @@ class Battle(Scenario):
 
     def global_state(self, state):
         """``float32 (S, S, 2)``: live red and live blue bodies per cell."""
+        h, w = self.shape
         alive = state.alive
-        red = kernels.occupancy(state.positions, self.shape, alive & (state.team == RED))
-        blue = kernels.occupancy(state.positions, self.shape, alive & (state.team == BLUE))
-        return np.stack([red, blue], axis=-1).astype(np.float32)
+        cell = state.positions[:, 0].astype(np.int64) * w + state.positions[:, 1]
+        cell = cell + np.where(state.team == RED, 0, h * w)
+        both = np.bincount(cell[alive], minlength=2 * h * w)
+        out = np.empty((h * w, 2), dtype=np.float32)
+        out[:, 0] = both[:h * w]
+        out[:, 1] = both[h * w:]
+        return out.reshape(h, w, 2)
 
     def episode_summary(self, state, returns):
         """Team outcome as ``score`` (+1/0/-1), ``win``, and survivor counts (module docstring).

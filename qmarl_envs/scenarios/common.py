@@ -3,11 +3,11 @@ fast observation assembly, density defaults, config validation, and the vectoris
 search behind every ``scripted_actions``.
 
 Everything is built for 10,000 agents: a map is handled as one flat array padded by
-:data:`PAD` cells on every side, so that a move, a 3x3 window or a 9x9 search window is an integer
-offset added to a cell's flat index, and an off-map cell is an ordinary padded cell (blocked for
-moves, :data:`~qmarl_envs.core.kernels.OFF_MAP` in observations). Per step, nothing scans the map
-except :func:`numpy.bincount` occupancy counts (one C loop); windows are gathered with
-precomputed offsets; static layers are padded once per episode.
+:data:`PAD` cells on every side, so that a move, a 3x3 window or a cell of the radius-4 search
+diamond is an integer offset added to a cell's flat index, and an off-map cell is an ordinary
+padded cell (blocked for moves, :data:`~qmarl_envs.core.kernels.OFF_MAP` in observations). In an
+env step nothing scans the map except :func:`numpy.bincount` occupancy counts (one C loop);
+windows are gathered with precomputed offsets; static layers are padded once per episode.
 
 Sources: rules from the Q-MARL paper (seed 002, §3.1.1) and the authors' code (research/qmarl.md
 §1, [C]); the observation windows, counts and ``-1`` off-map cells follow [C]'s ``get_view``.
@@ -242,15 +242,6 @@ class FlatGrid:
         """``int64 (size,)`` number of entries of ``flat`` in every padded cell (``np.bincount``)."""
         return np.bincount(flat, minlength=self.size)
 
-    def plus_sum(self, grid: np.ndarray, flat: np.ndarray) -> np.ndarray:
-        """Sum of ``grid`` over each cell of ``flat`` and its 4 neighbours; ``(N,)`` of its dtype."""
-        d = self.offs_plus
-        take = np.take
-        out = take(grid, flat)
-        for k in (1, 2, 3, 4):
-            out += take(grid, flat + d[k])
-        return out
-
     def plus_grid(self, grid: np.ndarray) -> np.ndarray:
         """``(size,)`` sum of ``grid`` over every cell and its 4 neighbours (padding rows included;
         ``grid`` must be zero on the outermost padding ring)."""
@@ -261,12 +252,6 @@ class FlatGrid:
         out[1:] += grid[:-1]
         out[:-1] += grid[1:]
         return out
-
-    def box_sum(self, grid: np.ndarray, flat: np.ndarray) -> np.ndarray:
-        """Sum of ``grid`` over each cell's 3x3 window (Chebyshev <= 1); ``(N,)`` of its dtype."""
-        if flat.shape[0] == 0:
-            return np.zeros(0, dtype=grid.dtype)
-        return grid.take(self.window_index(flat)).reshape(-1, 9).sum(axis=1)
 
 
 class WindowTable:
@@ -393,24 +378,6 @@ def move_flat(grid: FlatGrid, flat: np.ndarray, actions: np.ndarray, blocked: np
     if movable is not None:
         ok &= movable
     return np.where(ok, target, flat)
-
-
-def assemble_obs(n: int, channels: list[np.ndarray]) -> np.ndarray:
-    """Interleave per-channel window values into ``float32 (n, 3, 3, C)`` observations.
-
-    Args:
-        n: number of agents.
-        channels: ``C`` arrays of shape ``(n * 9,)`` (any real dtype), agent-major, row-major.
-
-    Returns:
-        ``float32 (n, 3, 3, C)``, a new array.
-    """
-    c = len(channels)
-    out = np.empty((n, 3, 3, c), dtype=np.float32)
-    flat = out.reshape(n * 9, c)
-    for k, ch in enumerate(channels):
-        flat[:, k] = ch
-    return out
 
 
 # ---------------------------------------------------------------------------- nearest-target search

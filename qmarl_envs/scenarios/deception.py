@@ -285,10 +285,15 @@ class Deception(Scenario):
     def global_state(self, state):
         """``float32 (S, S, 4)``: landmark, target, home count, adversary count per cell."""
         n = self.num_home
-        home = kernels.occupancy(state.positions[:n], self.shape)
-        adv = kernels.occupancy(state.positions[n:], self.shape)
-        lm = state.landmarks
-        return np.stack([lm >= 0, lm == state.target, home, adv], axis=-1).astype(np.float32)
+        h, w = self.shape
+        cell = state.positions[:, 0].astype(np.int64) * w + state.positions[:, 1]
+        lm = state.landmarks.ravel()
+        out = np.empty((h * w, 4), dtype=np.float32)
+        out[:, 0] = lm >= 0
+        out[:, 1] = lm == state.target
+        out[:, 2] = np.bincount(cell[:n], minlength=h * w)
+        out[:, 3] = np.bincount(cell[n:], minlength=h * w)
+        return out.reshape(h, w, 4)
 
     def episode_summary(self, state, returns):
         """Home outcome as ``score`` (+1/-1), ``win`` and who stands on the target.

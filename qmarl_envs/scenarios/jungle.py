@@ -287,10 +287,14 @@ class Jungle(Scenario):
 
     def global_state(self, state):
         """``float32 (S, S, 3)``: food, live-agent count, summed live HP per cell."""
-        alive = state.alive
-        count = kernels.occupancy(state.positions, self.shape, alive)
-        hp = kernels.occupancy(state.positions, self.shape, alive, weights=state.hp)
-        return np.stack([state.food, count, hp], axis=-1).astype(np.float32)
+        h, w = self.shape
+        p = state.positions[state.alive]
+        cell = p[:, 0].astype(np.int64) * w + p[:, 1]
+        out = np.empty((h * w, 3), dtype=np.float32)
+        out[:, 0] = state.food.ravel()
+        out[:, 1] = np.bincount(cell, minlength=h * w)
+        out[:, 2] = np.bincount(cell, weights=state.hp[state.alive], minlength=h * w)
+        return out.reshape(h, w, 3)
 
     def episode_summary(self, state, returns):
         """Score, win and extras of a finished episode (module docstring).
@@ -366,16 +370,4 @@ def scripted_actions(scenario: Jungle, state: GridState, rng: np.random.Generato
     cost = others * 4.0 + rng.random(others.shape) * 0.5
     cost[rows, want] -= 1.0
     acts[idx] = np.where(others[rows, want] == 0, want, cost.argmin(axis=1))
-    return acts
-    here = flat[idx]
-    want = common.seek_actions(g, here, score, lambda: fc[crowd == 0], rng, st.blocked,
-                               scenario._self_term)
-    # avoid contact: the other live bodies around each candidate cell (the agent's own body is in
-    # every candidate's plus-neighbourhood, hence the -1); keep the wanted move unless it is
-    # crowded and a less crowded move exists
-    cand = here[:, None] + g.action_delta[None, :]
-    cand = np.where(st.blocked[cand], here[:, None], cand)
-    others = (g.plus_sum(counts, cand.ravel()) - 1).reshape(-1, 5)
-    cost = others * 4.0 + (np.arange(5)[None, :] != want[:, None]) + rng.random(others.shape) * 0.5
-    acts[idx] = np.where(others[np.arange(idx.size), want] == 0, want, cost.argmin(axis=1))
     return acts
