@@ -15,7 +15,8 @@ this measures:
 An agent-step is one live agent stepped once (MAgent2 removes dead agents, qmarl too), so deaths
 lower the count, not the rate per agent. Action drawing is inside the timed loop, resets are not
 (they are timed separately and reported as ``reset_ms``). Each case runs ``--repeats`` times from
-different seeds; the table shows the median. Battle runs with ``opponent=None`` (both teams are
+different seeds, interleaved with MAgent2 at the same N; the table shows medians, and the ratios
+are medians of per-repeat ratios (robust to load changes on a shared machine). Battle runs with ``opponent=None`` (both teams are
 agents, as in MAgent2); ``Battle-10k (scripted blue)`` adds the default preset, whose built-in
 opponent is stepped by the env. Memory: for each 10,000-agent preset, a fresh process builds the
 env, resets and steps it 10 times, and reports its resident-set growth, the tracemalloc peak and
@@ -225,25 +226,41 @@ def cases() -> list[tuple[str, str, dict[str, Any], int]]:
 
 
 def run(quick: bool, repeats: int, magent: bool) -> dict[str, Any]:
-    """Run every case and the MAgent2 reference; returns the JSON-able results."""
+    """Run every case and the MAgent2 reference; returns the JSON-able results.
+
+    Repeats are interleaved (MAgent2, then every qmarl case at the same N, then the next repeat) so
+    that a change in machine load hits both sides of each ratio alike; every ratio is a median over
+    repeats of per-repeat ratios.
+    """
     warnings.filterwarnings("ignore")
     results: dict[str, Any] = {"qmarl": [], "magent2": [], "memory": {}}
-    for label, env_id, kw, n in cases():
-        row: dict[str, Any] = {"label": label, "id": env_id, "kwargs": kw, "n": n}
-        for api in ("array", "dict"):
-            steps = _steps_for(n, quick)
-            runs = [bench_qmarl(env_id, kw, api, steps, seed) for seed in range(repeats)]
-            row[api] = _median(runs)
-        results["qmarl"].append(row)
-        print(f"  {label:28s} array {row['array']['agent_steps_per_s'] / 1e6:7.2f} M/s   "
-              f"dict {row['dict']['agent_steps_per_s'] / 1e6:6.2f} M/s", flush=True)
-    if magent:
-        for n in (100, 1_000, 10_000):
-            steps = _steps_for(n, quick)
-            runs = [bench_magent(n, steps, seed) for seed in range(repeats)]
-            row = {"label": f"MAgent2 battle_v4 map {MAGENT_MAPS[n]}", "n": n, "dict": _median(runs)}
+    all_cases = cases()
+    for _, n in SCALES:
+        steps = _steps_for(n, quick)
+        mine = [c for c in all_cases if c[3] == n]
+        runs: dict[str, dict[str, list]] = {c[0]: {"array": [], "dict": []} for c in mine}
+        mag_runs: list[dict[str, Any]] = []
+        for seed in range(repeats):
+            if magent:
+                mag_runs.append(bench_magent(n, steps, seed))
+            for label, env_id, kw, _ in mine:
+                for api in ("array", "dict"):
+                    runs[label][api].append(bench_qmarl(env_id, kw, api, steps, seed))
+        if magent:
+            row = {"label": f"MAgent2 battle_v4 map {MAGENT_MAPS[n]}", "n": n, "dict": _median(mag_runs)}
             results["magent2"].append(row)
             print(f"  {row['label']:28s} dict {row['dict']['agent_steps_per_s'] / 1e6:6.2f} M/s", flush=True)
+        for label, env_id, kw, _ in mine:
+            row = {"label": label, "id": env_id, "kwargs": kw, "n": n}
+            for api in ("array", "dict"):
+                row[api] = _median(runs[label][api])
+                if magent:
+                    ratios = [r["agent_steps_per_s"] / m["agent_steps_per_s"]
+                              for r, m in zip(runs[label][api], mag_runs)]
+                    row[api]["vs_magent2"] = float(np.median(ratios))
+            results["qmarl"].append(row)
+            print(f"  {label:28s} array {row['array']['agent_steps_per_s'] / 1e6:7.2f} M/s   "
+                  f"dict {row['dict']['agent_steps_per_s'] / 1e6:6.2f} M/s", flush=True)
     for name in ("Jungle", "Battle", "Deception"):
         env_id = f"qmarl/{name}-10k-v0"
         kw = {"opponent": None} if name == "Battle" else {}
@@ -264,8 +281,8 @@ def table(res: dict[str, Any]) -> str:
 
     for row in res["qmarl"]:
         m = mag.get(row["n"])
-        ratio_a = f"{row['array']['agent_steps_per_s'] / m['agent_steps_per_s']:.1f}x" if m else "-"
-        ratio_d = f"{row['dict']['agent_steps_per_s'] / m['agent_steps_per_s']:.1f}x" if m else "-"
+        ratio_a = f"{row['array']['vs_magent2']:.1f}x" if m else "-"
+        ratio_d = f"{row['dict']['vs_magent2']:.1f}x" if m else "-"
         obs = "x".join(map(str, row["array"]["obs_shape"]))
         lines.append(f"| {row['label']} | {row['n']:,} | {obs} | {cell(row['array'])} | {cell(row['dict'])} "
                      f"| {ratio_a} | {ratio_d} |")
@@ -311,14 +328,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"env throughput ({'quick' if args.quick else f'{repeats} repeats'}), "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}, NumPy {np.__version__}")
     t0 = time.perf_counter()
+    load0 = os.getloadavg()[0]
     res = run(args.quick, repeats, magent)
     res["meta"] = {"python": platform.python_version(), "numpy": np.__version__,
                    "machine": platform.machine(), "cpus": os.cpu_count(), "quick": args.quick,
                    "repeats": repeats, "seconds": round(time.perf_counter() - t0, 1),
-                   "date": time.strftime("%Y-%m-%d")}
+                   "date": time.strftime("%Y-%m-%d"),
+                   "load_average_1min": [round(load0, 2), round(os.getloadavg()[0], 2)]}
     _write_json(args.out, res)
     print()
     print(table(res))
+    print(f"\n1-minute load average before / after: {res['meta']['load_average_1min']} on "
+          f"{os.cpu_count()} CPUs (other work on the machine slows every row, ratios less so)")
     return 0
 
 
