@@ -16,11 +16,11 @@ An agent-step is one live agent stepped once (MAgent2 removes dead agents, qmarl
 lower the count, not the rate per agent. Action drawing is inside the timed loop, resets are not
 (they are timed separately and reported as ``reset_ms``). Each case runs ``--repeats`` times from
 different seeds, interleaved with MAgent2 at the same N; the table shows medians, and the ratios
-are medians of per-repeat ratios (robust to load changes on a shared machine). Battle runs with ``opponent=None`` (both teams are
-agents, as in MAgent2); ``Battle-10k (scripted blue)`` adds the default preset, whose built-in
-opponent is stepped by the env. Memory: for each 10,000-agent preset, a fresh process builds the
-env, resets and steps it 10 times, and reports its resident-set growth, the tracemalloc peak and
-the bytes of the arrays the env holds.
+are medians of per-repeat ratios (robust to load changes on a shared machine). Battle runs with
+``opponent=None`` (both teams are agents, as in MAgent2); ``Battle-10k (scripted blue)`` adds the
+default preset, whose built-in opponent is stepped by the env. Memory: for each 10,000-agent
+preset, a fresh process builds the env, resets and steps it 10 times, and reports its resident-set
+growth, the tracemalloc peak and the bytes of the arrays the env holds.
 
 Usage::
 

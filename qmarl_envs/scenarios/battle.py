@@ -319,9 +319,11 @@ def scripted_actions(scenario: Battle, state: GridState, rng: np.random.Generato
         dead agents get ``4`` (stay).
 
     Raises:
-        ValueError: if ``scenario`` is not a :class:`Battle` or ``rng`` not a Generator.
+        ValueError: if ``scenario`` is not a :class:`Battle`, ``state`` is not a state of its map, or
+            ``rng`` is not a Generator.
     """
     if not isinstance(scenario, Battle):
         raise ValueError(f"scenario: expected a Battle scenario, got {type(scenario).__name__}")
     common.entity_rng_check(rng)
+    common.check_state(scenario, state, 2 * scenario.team_size)
     return _chase(scenario, state, scenario.agent_entities, rng)

@@ -567,6 +567,19 @@ def _coarse_step(grid: FlatGrid, flat: np.ndarray, cells: np.ndarray,
     return act, ACTION_ROW[act], ACTION_COL[act]
 
 
+def check_state(scenario: Any, state: Any, entities: int) -> None:
+    """Raise a ``ValueError`` naming ``state`` unless it is a ``GridState`` of ``scenario``'s map
+    with ``entities`` bodies (what the scripted policies and rules expect)."""
+    from qmarl_envs.core.state import GridState
+
+    if not isinstance(state, GridState):
+        raise ValueError("state: expected a GridState (env.unwrapped.grid_state), got "
+                         f"{type(state).__name__}")
+    if tuple(state.shape) != tuple(scenario.shape) or state.positions.shape != (entities, 2):
+        raise ValueError(f"state: expected a {scenario.shape} map with {entities} bodies, got a "
+                         f"{tuple(state.shape)} map with positions of shape {state.positions.shape}")
+
+
 def entity_rng_check(rng: Any) -> np.random.Generator:
     """Return ``rng`` if it is a ``np.random.Generator``.
 

@@ -352,11 +352,13 @@ def scripted_actions(scenario: Deception, state: GridState, rng: np.random.Gener
         ``int64 (N,)`` action ids (home agents, then the adversary if exposed).
 
     Raises:
-        ValueError: if ``scenario`` is not a :class:`Deception` or ``rng`` not a Generator.
+        ValueError: if ``scenario`` is not a :class:`Deception`, ``state`` is not a state of its map, or
+            ``rng`` is not a Generator.
     """
     if not isinstance(scenario, Deception):
         raise ValueError(f"scenario: expected a Deception scenario, got {type(scenario).__name__}")
     common.entity_rng_check(rng)
+    common.check_state(scenario, state, scenario.num_home + 1)
     st = scenario.static(state)
     n = scenario.num_home
     d = st.target_pos[None, :] - state.positions[:n].astype(np.int64)

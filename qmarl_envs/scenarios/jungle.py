@@ -338,11 +338,13 @@ def scripted_actions(scenario: Jungle, state: GridState, rng: np.random.Generato
         ``int64 (N,)`` action ids in ``[0, 5)``; dead agents get ``4`` (stay).
 
     Raises:
-        ValueError: if ``scenario`` is not a :class:`Jungle` or ``rng`` not a Generator.
+        ValueError: if ``scenario`` is not a :class:`Jungle`, ``state`` is not a state of its map, or
+            ``rng`` is not a Generator.
     """
     if not isinstance(scenario, Jungle):
         raise ValueError(f"scenario: expected a Jungle scenario, got {type(scenario).__name__}")
     common.entity_rng_check(rng)
+    common.check_state(scenario, state, len(scenario.agent_ids))
     g = scenario.grid
     st = scenario.static(state)
     flat = g.flat(state.positions)

@@ -174,7 +174,8 @@ def test_jungle_eight_agents_on_the_small_map_still_start():
 def test_jungle_density_defaults(n, side, food):
     cfg = JungleConfig(num_agents=n)
     assert (cfg.side, cfg.food) == (side, food)
-    sc = qmarl_envs.make(f"qmarl/Jungle-{ {100: '100', 1_000: '1k', 10_000: '10k'}[n] }-v0".replace(" ", "")).scenario
+    suffix = {100: "100", 1_000: "1k", 10_000: "10k"}[n]
+    sc = qmarl_envs.make(f"qmarl/Jungle-{suffix}-v0").scenario
     assert sc.shape == (side, side) and sc.num_food == food and len(sc.agent_ids) == n
 
 
@@ -476,7 +477,8 @@ def test_deception_env_pays_only_at_the_end_and_truncates():
 
 
 # ============================================================================ shared machinery
-@pytest.mark.parametrize("env_id, kw", [("qmarl/Jungle-100-v0", {}), ("qmarl/Battle-100-v0", {"opponent": None}),
+@pytest.mark.parametrize("env_id, kw", [("qmarl/Jungle-100-v0", {}),
+                                        ("qmarl/Battle-100-v0", {"opponent": None}),
                                         ("qmarl/Deception-100-v0", {"adversary": None})])
 def test_observations_from_step_equal_a_fresh_observe(env_id, kw):
     env = qmarl_envs.make(env_id, **kw)
@@ -511,9 +513,14 @@ def test_scripted_actions_shape_dtype_determinism_and_bad_input(module, env_id):
     assert np.array_equal(a1, a2) and a1.min() >= 0 and a1.max() < 5
     assert len(np.unique(a1)) >= 3                                     # not a constant policy
     with pytest.raises(ValueError, match="scenario"):
-        module.scripted_actions(qmarl_envs.make("qmarl/BallCollection-3x3-v0").scenario, env.grid_state, _rng())
+        ball = qmarl_envs.make("qmarl/BallCollection-3x3-v0").scenario
+        module.scripted_actions(ball, env.grid_state, _rng())
     with pytest.raises(ValueError, match="rng"):
         module.scripted_actions(env.scenario, env.grid_state, 7)
+    other = qmarl_envs.make(env_id.replace("1k", "100"))
+    other.reset_arrays(seed=0)
+    with pytest.raises(ValueError, match="state"):
+        module.scripted_actions(env.scenario, other.grid_state, _rng())
 
 
 def test_jungle_scripted_agents_feed_without_crowding():
