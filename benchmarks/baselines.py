@@ -161,10 +161,10 @@ def print_tables(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=160)
+    console = Console(width=220)
     table = Table(title="PPO vs baselines: IQM episode score [95% CI] under the leaderboard protocol")
     for col in ("env", "PPO budget", "PPO", "random", "scripted", "optimal (min..max)", "PPO win", "scripted win"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=True)
     for t in report["tasks"]:
         if "skipped" in t:
             table.add_row(t["env_id"], "skipped: " + t["skipped"], "", "", "", "", "", "")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -421,9 +422,14 @@ class SB3Agent(Agent):
                    "rollout_buffer_kwargs": {"vec_env": self.venv, "seed": self.seed}}
             if self.name == "ppo":
                 batch = min(c.batch_size, c.n_steps * self.venv.num_envs)
-                return _QmarlPPO("MlpPolicy", self.venv, n_steps=c.n_steps, batch_size=batch, n_epochs=c.n_epochs,
-                           gae_lambda=c.gae_lambda, clip_range=c.clip_range, ent_coef=c.ent_coef,
-                           vf_coef=c.vf_coef, max_grad_norm=c.max_grad_norm, **buf, **common)
+                with warnings.catch_warnings():
+                    # SB3 warns when batch_size does not divide the rollout; our masked buffer draws
+                    # minibatches from the live transitions only, whose number varies anyway
+                    warnings.filterwarnings("ignore", message="You have specified a mini-batch size")
+                    return _QmarlPPO("MlpPolicy", self.venv, n_steps=c.n_steps, batch_size=batch,
+                                     n_epochs=c.n_epochs, gae_lambda=c.gae_lambda, clip_range=c.clip_range,
+                                     ent_coef=c.ent_coef, vf_coef=c.vf_coef, max_grad_norm=c.max_grad_norm,
+                                     **buf, **common)
             return _QmarlA2C("MlpPolicy", self.venv, n_steps=c.n_steps, gae_lambda=c.gae_lambda, ent_coef=c.ent_coef,
                        vf_coef=c.vf_coef, max_grad_norm=c.max_grad_norm, **buf, **common)
         return _QmarlDQN("MlpPolicy", self.venv, buffer_size=c.buffer_size, learning_starts=c.learning_starts,
