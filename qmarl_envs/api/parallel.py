@@ -88,8 +88,10 @@ class GridParallelEnv(ParallelEnv):
         act = spaces.Discrete(kernels.NUM_ACTIONS)
         self._obs_spaces = {a: box for a in self.possible_agents}
         self._act_spaces = {a: act for a in self.possible_agents}
-        self.state_space = spaces.Box(low=-np.inf, high=np.inf, shape=scenario.state_shape, dtype=np.float32)
-        self.agents: list[str] = []
+        self.state_space = spaces.Box(low=0.0, high=float(scenario.state_high), shape=scenario.state_shape,
+                                      dtype=np.float32)
+        self._agents: list[str] | None = []
+        self._state_cache: np.ndarray | None = None
         self._state = None
         self._rng: np.random.Generator | None = None
         self._live = np.zeros(n, dtype=bool)
@@ -120,6 +122,20 @@ class GridParallelEnv(ParallelEnv):
             return self._act_spaces[agent]
         except KeyError:
             raise ValueError(f"unknown agent {agent!r}; expected one of possible_agents") from None
+
+    @property
+    def agents(self) -> list[str]:
+        """Ids of the live agents, in ``possible_agents`` order; always agrees with :meth:`alive_mask`,
+        whichever API (dict or array) advanced the env."""
+        if self._agents is None:
+            live = self._live
+            self._agents = (list(self.possible_agents) if live.all()
+                            else list(itertools.compress(self.possible_agents, live.tolist())))
+        return self._agents
+
+    @agents.setter
+    def agents(self, value: list[str]) -> None:
+        self._agents = list(value)
 
     @property
     def num_agents(self) -> int:  # noqa: D401 - PettingZoo property
@@ -156,6 +172,8 @@ class GridParallelEnv(ParallelEnv):
         self._live = np.ones(n, dtype=bool)
         self._returns = np.zeros(n)
         self._last_summary = None
+        self._agents = None
+        self._state_cache = None
         self._obs = self.scenario.observe(self._state)
         return self._obs
 
@@ -209,6 +227,8 @@ class GridParallelEnv(ParallelEnv):
         truncated = ~terminated & (self._state.step >= self.scenario.max_cycles)
         self._returns += rewards
         self._live = ~(terminated | truncated)
+        self._agents = None
+        self._state_cache = None
         self._obs = self.scenario.observe(self._state)
         if not self._live.any():
             self._last_summary = self.scenario.episode_summary(self._state, self._returns.copy())
@@ -363,12 +383,19 @@ class GridParallelEnv(ParallelEnv):
     def state(self) -> np.ndarray:
         """``float32`` global state of shape ``state_space.shape`` (see the scenario).
 
+        Computed once per env step and returned read-only (an AEC loop asks for it once per agent
+        turn, which at 10,000 agents would otherwise rebuild a 500x500 map 10,000 times a step).
+
         Raises:
             RuntimeError: before the first reset.
         """
         if self._state is None:
             raise RuntimeError("state() called before reset()")
-        return self.scenario.global_state(self._state)
+        if self._state_cache is None:
+            st = self.scenario.global_state(self._state)
+            st.flags.writeable = False
+            self._state_cache = st
+        return self._state_cache
 
     # ------------------------------------------------------------ rendering
     def render(self):

@@ -169,6 +169,7 @@ class BallCollection(Scenario):
             self.obs_shape = (h * w,)
             self.obs_low, self.obs_high = -1.0, 2.0
         self.state_shape = (h, w, 4)
+        self.state_high = float(max(n, 1))
         self._free = self.layout.free
         self._ids = np.arange(n)
 
@@ -230,6 +231,10 @@ class BallCollection(Scenario):
 
     def episode_summary(self, state, returns):
         return {"score": float(np.sum(returns))}
+
+    def entity_styles(self, state):
+        """``int8 (N,)``: agent ``i`` gets palette colour ``i``, the colour its balls are drawn in."""
+        return self._ids.astype(np.int8)
 
 
 def optimal_returns(config: BallCollectionConfig) -> dict[str, float]:

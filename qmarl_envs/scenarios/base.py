@@ -57,6 +57,7 @@ class Scenario(ABC):
         obs_low, obs_high: observation bounds (scalars).
         obs_dtype: observation dtype (``float32``).
         state_shape: shape of :meth:`global_state`.
+        state_high: upper bound of :meth:`global_state` (its lower bound is 0).
         max_cycles: steps after which live agents are truncated.
         view_radius: radius ``r`` of the neighbour graph (Chebyshev); 1 = the 3x3 window.
     """
@@ -74,6 +75,7 @@ class Scenario(ABC):
         self.agent_entities: np.ndarray = np.zeros(0, dtype=np.int64)
         self.obs_shape: tuple[int, ...] = ()
         self.state_shape: tuple[int, ...] = ()
+        self.state_high: float = 1.0
 
     @property
     def agent_roles(self) -> list[str]:

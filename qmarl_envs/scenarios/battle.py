@@ -153,6 +153,7 @@ class Battle(Scenario):
         self.obs_shape = (3, 3, 2)
         self.obs_low, self.obs_high = kernels.OFF_MAP, float(m)
         self.state_shape = (self.side, self.side, 2)
+        self.state_high = float(config.num_agents)
         self._blocked = ~self.grid.inside
         # observation table: channels (live red, live blue); blue observers get them swapped
         self._table = common.WindowTable(self.grid, [], dynamic=2)

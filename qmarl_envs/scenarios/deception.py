@@ -181,6 +181,7 @@ class Deception(Scenario):
         self.obs_shape = (3, 3, 4)
         self.obs_low, self.obs_high = kernels.OFF_MAP, float(max(n, 1))
         self.state_shape = (self.side, self.side, 4)
+        self.state_high = float(max(n + 1, 1))
         self._blocked = ~self.grid.inside
         self._team_base = np.append(np.zeros(n, np.int64), np.int64(self.grid.size))
         self._static: _Static | None = None

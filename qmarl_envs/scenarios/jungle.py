@@ -199,6 +199,7 @@ class Jungle(Scenario):
         self.obs_shape = (3, 3, 2)
         self.obs_low, self.obs_high = kernels.OFF_MAP, float(max(n, 1))
         self.state_shape = (self.side, self.side, 3)
+        self.state_high = float(max(n, 1) * config.hp)
         self._static: _Static | None = None
         # crowding: the seeker's own body counts in a cell's plus-sum when the cell is within
         # Manhattan 1 of it (see common.seek_actions)

@@ -27,6 +27,17 @@ def _num_agents(env_id: str) -> int:
     return len(qmarl_envs.make(env_id).possible_agents)
 
 
+def _light(ids=IDS, limit: int = 1000):
+    """``ids`` as pytest params, with ids of more than ``limit`` agents marked slow.
+
+    PettingZoo's AEC ``api_test``, ``state_test`` and ``max_cycles_test`` check every agent turn
+    against every agent or the whole map, so they cost O(N^2) at 10,000 agents (minutes each); they
+    run in ``make test-slow``. The default run covers those ids with the same code paths through
+    :func:`test_large_maps_state_and_aec_cycle`.
+    """
+    return [pytest.param(i, marks=pytest.mark.slow) if _num_agents(i) > limit else i for i in ids]
+
+
 def _cycles(env_id: str, budget: int) -> int:
     """API-test cycles: the full count on small maps, fewer on 1k/10k-agent maps (same code path)."""
     return int(np.clip(budget // _num_agents(env_id), 2, 300))
@@ -44,7 +55,7 @@ def test_parallel_api(env_id):
     parallel_api_test(qmarl_envs.make(env_id), num_cycles=_cycles(env_id, 20_000))
 
 
-@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("env_id", _light())
 def test_aec_api(env_id):
     env = qmarl_envs.make(env_id, api="aec")
     assert isinstance(env, pettingzoo.AECEnv)
@@ -75,7 +86,7 @@ def _seeded_module(env_id: str, seed: int) -> types.SimpleNamespace:
                                  env=lambda **kw: build("aec", **kw))
 
 
-@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("env_id", _light())
 def test_max_cycles(env_id):
     # On the small ball maps an agent can legitimately finish within 4 random steps, which breaks
     # the test's premise ("most agents still alive"); try a few pinned seeds. A truncation bug fails
@@ -90,7 +101,7 @@ def test_max_cycles(env_id):
     raise errors[-1]
 
 
-@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("env_id", _light())
 def test_state(env_id):
     state_test(qmarl_envs.make(env_id, api="aec"), qmarl_envs.make(env_id))
 
@@ -205,7 +216,7 @@ def test_array_api_rejects_bad_actions(env_id):
         _assert_same(before, _snapshot(env))
 
 
-@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("env_id", _light())
 def test_action_for_a_finished_agent_is_rejected(env_id):
     env = qmarl_envs.make(env_id)
     rng = np.random.default_rng(0)
@@ -288,3 +299,49 @@ def test_cli_list_prints_every_id(capsys):
     out = capsys.readouterr().out
     for env_id in IDS:
         assert env_id in out
+
+
+@pytest.mark.parametrize("env_id", [i for i in IDS if _num_agents(i) <= 1000])
+def test_array_and_dict_api_can_be_mixed(env_id):
+    env = qmarl_envs.make(env_id)
+    env.reset(seed=2)
+    rng = np.random.default_rng(2)
+    for t in range(60):
+        if not env.agents:
+            env.reset()
+        if t % 2:
+            env.step_arrays(rng.integers(0, 5, len(env.possible_agents)))
+        else:
+            env.step(dict(zip(env.agents, rng.integers(0, 5, len(env.agents)).tolist())))
+        assert env.agents == [a for a, live in zip(env.possible_agents, env.alive_mask()) if live]
+
+
+def test_state_is_cached_per_step_and_read_only():
+    env = qmarl_envs.make("qmarl/BallCollection-3x3-2Agents-v0")
+    env.reset(seed=0)
+    s = env.state()
+    assert env.state() is s and not s.flags.writeable
+    assert env.state_space.contains(s) and np.isfinite(env.state_space.high).all()
+    env.step({a: 1 for a in env.agents})
+    assert env.state() is not s
+
+
+@pytest.mark.parametrize("env_id", [i for i in IDS if _num_agents(i) > 1000])
+def test_large_maps_state_and_aec_cycle(env_id):
+    par = qmarl_envs.make(env_id)
+    par.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        assert par.state_space.contains(par.state())
+        par.step_arrays(rng.integers(0, 5, len(par.possible_agents)))
+    aec = qmarl_envs.make(env_id, api="aec")
+    aec.reset(seed=0)
+    n = len(aec.agents)
+    space = aec.observation_space(aec.agents[0])
+    for k, agent in enumerate(aec.agent_iter(2 * n)):
+        obs, rew, term, trunc, info = aec.last()
+        if k % 997 == 0:
+            assert space.contains(obs) and agent in aec.agents
+        aec.step(None if term or trunc else int(rng.integers(0, 5)))
+    assert aec.unwrapped.grid_state.step == 2
+    assert aec.state_space.contains(aec.state())
