@@ -11,7 +11,7 @@ Usage::
 
     python benchmarks/baselines.py                       # everything (about 15-25 min on 2 cores)
     python benchmarks/baselines.py --quick               # tiny budgets, one seed (a smoke run)
-    python benchmarks/baselines.py --only qmarl/Jungle-v0 --seeds 0 1 2
+    python benchmarks/baselines.py --only qmarl/Jungle-v0 --no-throughput   # re-run one row, keep the rest
 
 Writes ``benchmarks/results/baselines.json`` (atomically) and prints the tables. Env ids that are not
 registered are reported as skipped.
@@ -35,7 +35,13 @@ RESULTS = Path(__file__).resolve().parent / "results" / "baselines.json"
 
 SMALL_PPO: dict[str, Any] = {"n_envs": 16, "n_steps": 64, "batch_size": 2048, "n_epochs": 10,
                              "learning_rate": 3e-4, "gamma": 0.9, "ent_coef": 0.0}
-"""PPO hyperparameters of the small Q-MARL scenarios (the demo's)."""
+"""PPO hyperparameters of Jungle (the demo's): dense per-step food reward, short horizon."""
+
+SPARSE_PPO: dict[str, Any] = {**SMALL_PPO, "gamma": 0.99, "ent_coef": 0.01}
+"""Battle and Deception pay only at the end of the 31-step episode, which gamma 0.9 shrinks to
+0.9**30 = 4 % at the start. Measured on Battle-v0 with 1M agent-steps: with gamma 0.9 and no entropy
+bonus two of three seeds ended at IQM -0.73 (one at 0.85); with gamma 0.99 and entropy 0.01 two of
+two seeds reached IQM 0.62."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,8 @@ TASKS: tuple[Task, ...] = (
     Task("qmarl/BallCollection-3x3-v0", 50_000, {"reward_scale": 0.01}, "one agent"),
     Task("qmarl/BallCollection-3x3-2Agents-v0", 200_000, {"reward_scale": 0.01}, "two agents"),
     Task("qmarl/Jungle-v0", 1_000_000, SMALL_PPO, "4 agents, 5x5, 1 food"),
-    Task("qmarl/Battle-v0", 1_000_000, SMALL_PPO, "learners vs the scripted opponent"),
-    Task("qmarl/Deception-v0", 1_000_000, SMALL_PPO, ""),
+    Task("qmarl/Battle-v0", 1_000_000, SPARSE_PPO, "7 learners vs 7 scripted opponents"),
+    Task("qmarl/Deception-v0", 1_000_000, {**SPARSE_PPO, "n_envs": 64}, "1 home agent vs the heuristic adversary"),
 )
 
 THROUGHPUT_ENV = "qmarl/Jungle-1k-v0"
@@ -217,6 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_throughput:
         report["throughput"] = run_throughput(scale)
     report["wall_clock_s"] = round(time.perf_counter() - t0, 1)
+    if args.only and Path(args.json).is_file():  # keep the other tasks' records of the last full run
+        import json
+
+        old = json.loads(Path(args.json).read_text())
+        fresh = {t["env_id"]: t for t in report["tasks"]}
+        report["tasks"] = [fresh.pop(t["env_id"], t) for t in old.get("tasks", [])] + list(fresh.values())
+        if args.no_throughput and "throughput" in old:
+            report["throughput"] = old["throughput"]
+        report["wall_clock_s"] = old.get("wall_clock_s")
     atomic_write_json(args.json, report)
     print_tables(report)
     print(f"wrote {args.json} in {report['wall_clock_s']:.0f} s")

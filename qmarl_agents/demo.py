@@ -135,7 +135,8 @@ def run_demo(out: str | Path = "runs/demo", *, env_id: str = DEMO_ENV, agent_ste
     submission = atomic_write_bytes(out / "submission.json", run.files["submission"].read_bytes())
 
     table = Table(title=f"{env_id}: episode score under the leaderboard protocol "
-                        f"({protocol.episodes_per_seed * len(protocol.seeds)} episodes, greedy actions)")
+                        f"({protocol.episodes_per_seed * len(protocol.seeds)} episodes; greedy actions except "
+                        "'ppo, sampled')")
     for col in ("policy", "mean", "IQM", "IQM 95% CI", "win rate", "eval s"):
         table.add_column(col, justify="right" if col != "policy" else "left")
     for name, r in (("ppo", results["ppo"]), ("ppo, sampled", sampled),
