@@ -156,7 +156,7 @@ def score_statistics(scores: np.ndarray, *, reps: int = 2000, seed: int = 0,
     if x.size > 1:
         try:
             ci = _rliable_ci(matrix, both, reps, seed, confidence)
-        except (ImportError, TypeError):
+        except _RliableUnavailable:
             # rliable 1.2's bootstrap needs arch < 8 and pandas < 3; otherwise SciPy's bootstrap
             ci = _scipy_percentile_ci(matrix, both, reps, seed, confidence)
             method = "scipy percentile bootstrap (rliable's bootstrap unavailable)"
@@ -169,6 +169,10 @@ def score_statistics(scores: np.ndarray, *, reps: int = 2000, seed: int = 0,
             "mean_ci": mean_ci, "iqm_ci": iqm_ci, "n_episodes": int(x.size), "ci_method": method}
 
 
+class _RliableUnavailable(RuntimeError):
+    """rliable's bootstrap cannot run with the installed arch/pandas."""
+
+
 def _rliable_ci(matrix: np.ndarray, func, reps: int, seed: int, confidence: float) -> np.ndarray:
     """``(2, num_metrics)`` interval from rliable's ``StratifiedBootstrap`` (percentile method).
 
@@ -176,7 +180,10 @@ def _rliable_ci(matrix: np.ndarray, func, reps: int, seed: int, confidence: floa
     ``StratifiedBootstrap.update_indices``), ignoring ``random_state``; this subclass draws them from
     the bootstrap's own seeded generator instead, so the same seed gives the same interval.
     """
-    from rliable.library import StratifiedBootstrap
+    try:
+        from rliable.library import StratifiedBootstrap
+    except (ImportError, TypeError) as e:  # arch 7 under pandas 3 fails with a TypeError on import
+        raise _RliableUnavailable(str(e)) from e
 
     class SeededStratifiedBootstrap(StratifiedBootstrap):
         def update_indices(self):
@@ -186,7 +193,10 @@ def _rliable_ci(matrix: np.ndarray, func, reps: int, seed: int, confidence: floa
                 return (indices, tasks, *self._strata_indices[1:])
             return (indices, *self._strata_indices)
 
-    bs = SeededStratifiedBootstrap(matrix, seed=np.random.default_rng(seed))
+    try:
+        bs = SeededStratifiedBootstrap(matrix, seed=np.random.default_rng(seed))
+    except TypeError as e:  # arch 8 rejects the random_state keyword rliable passes
+        raise _RliableUnavailable(str(e)) from e
     return np.asarray(bs.conf_int(func, reps=reps, size=confidence, method="percentile"))
 
 

@@ -113,3 +113,15 @@ def test_config_hash_ignores_run_specific_keys():
          for s in (0, 1)]
     assert h[0] == h[1]
     assert build_submission(r, agent_config={"lr": 3e-4, "seed": 0})["config_hash"] != h[0]
+
+
+def test_falls_back_to_scipy_when_rliable_cannot_run(monkeypatch):
+    from qmarl_agents.leaderboard import protocol
+
+    def unavailable(*args, **kwargs):
+        raise protocol._RliableUnavailable("arch 8 rejects random_state")
+
+    monkeypatch.setattr(protocol, "_rliable_ci", unavailable)
+    s = score_statistics(np.arange(30.0))
+    assert s["ci_method"].startswith("scipy")
+    assert s["mean_ci"][0] < 14.5 < s["mean_ci"][1]
