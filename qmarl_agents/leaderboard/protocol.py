@@ -148,6 +148,7 @@ def score_statistics(scores: np.ndarray, *, reps: int = 2000, seed: int = 0,
     from rliable import metrics
 
     def both(m: np.ndarray) -> np.ndarray:
+        """``[mean, IQM]`` of a ``(runs, tasks)`` score matrix."""
         return np.array([metrics.aggregate_mean(m), metrics.aggregate_iqm(m)])
 
     matrix = x[:, None]  # (runs = episodes, tasks = 1)
@@ -186,7 +187,10 @@ def _rliable_ci(matrix: np.ndarray, func, reps: int, seed: int, confidence: floa
         raise _RliableUnavailable(str(e)) from e
 
     class SeededStratifiedBootstrap(StratifiedBootstrap):
+        """rliable's bootstrap drawing its indices from its own seeded generator."""
+
         def update_indices(self):
+            """Resampling indices: runs with replacement within each task (stratum)."""
             indices = self._generator.integers(0, self._num_items, size=self._args_shape)
             if self._task_bootstrap:  # pragma: no cover - one task here
                 tasks = self._generator.integers(0, self._num_tasks, size=self._strata_indices[0].shape)

@@ -614,6 +614,7 @@ class _MetricsWriter(KVWriter):
         self.cb = callback
 
     def write(self, key_values: dict[str, Any], key_excluded: dict[str, Any], step: int = 0) -> None:
+        """Forward the numeric values of one SB3 log dump (``step`` = agent-steps)."""
         if self.cb is None:
             return
         metrics = {k: float(v) for k, v in key_values.items()
@@ -622,7 +623,7 @@ class _MetricsWriter(KVWriter):
             self.cb.on_metrics(int(step), metrics)
 
     def close(self) -> None:
-        pass
+        """Nothing to close."""
 
 
 class _BatchedTimeouts:
@@ -635,6 +636,7 @@ class _BatchedTimeouts:
     """
 
     def collect_rollouts(self, env, callback, rollout_buffer, n_rollout_steps: int) -> bool:
+        """Fill ``rollout_buffer`` with ``n_rollout_steps`` env steps (SB3's signature and return)."""
         assert self._last_obs is not None, "No previous observation was provided"
         self.policy.set_training_mode(False)
         n_steps = 0
