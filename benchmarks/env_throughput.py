@@ -41,7 +41,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -300,11 +299,9 @@ def table(res: dict[str, Any]) -> str:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1, default=float)
-    os.replace(tmp, path)
+    from qmarl_envs.fileio import atomic_write_json
+
+    atomic_write_json(path, data, indent=1, default=float)
 
 
 def main(argv: list[str] | None = None) -> int:

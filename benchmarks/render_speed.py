@@ -18,7 +18,6 @@ Prints a table and writes ``benchmarks/results/render_speed.json`` (atomically).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -84,10 +83,9 @@ def bench_synthetic(repeats: int, seed: int = 0) -> dict:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    from qmarl_envs.fileio import atomic_write_json
+
+    atomic_write_json(path, data)
 
 
 def main(argv: list[str] | None = None) -> dict:

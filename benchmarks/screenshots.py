@@ -12,7 +12,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,13 +73,10 @@ def save_png(path: Path, image: np.ndarray) -> None:
     """Write ``image`` (``uint8 (H, W, 3)``) as PNG atomically (temporary file, then rename)."""
     import imageio.v3 as iio
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    try:
+    from qmarl_envs.fileio import atomic_path
+
+    with atomic_path(path) as tmp:
         iio.imwrite(tmp, image)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> list[Path]:

@@ -136,7 +136,7 @@ def check_batch(obs: np.ndarray, alive: np.ndarray | None, obs_shape: tuple[int,
     """
     arr = np.asarray(obs, dtype=np.float32)
     if arr.ndim < 1:
-        raise ValueError(f"obs: expected an array of shape (N, ...), got a scalar")
+        raise ValueError("obs: expected an array of shape (N, ...), got a scalar")
     if obs_shape is not None and tuple(arr.shape[1:]) != tuple(obs_shape):
         raise ValueError(f"obs: expected shape (N, {', '.join(map(str, obs_shape))}), got {arr.shape}")
     n = arr.shape[0]

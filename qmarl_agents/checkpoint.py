@@ -19,11 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from qmarl_envs import fileio
 
 FORMAT = "qmarl-checkpoint"
 """Value of ``config["format"]`` in every checkpoint."""
@@ -34,37 +35,17 @@ WEIGHTS_FILE = "model.safetensors"
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary file in the same directory, then ``os.replace``).
-
-    Creates missing parent directories. A reader sees either the old file or the complete new one.
-
-    Returns:
-        the path written.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write ``data`` to ``path`` atomically (see :mod:`qmarl_envs.fileio`); returns the path."""
+    return fileio.atomic_write_bytes(path, data)
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON with :func:`atomic_write_bytes`.
+    """Write ``obj`` as indented JSON atomically (numpy scalars and arrays converted).
 
     Raises:
         TypeError: if ``obj`` is not JSON-serialisable (nothing is written).
     """
-    text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False, default=_json_default)
-    return atomic_write_bytes(path, (text + "\n").encode())
+    return fileio.atomic_write_json(path, obj, default=_json_default)
 
 
 def _json_default(o: Any) -> Any:

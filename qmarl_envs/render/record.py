@@ -20,13 +20,13 @@ a single longer frame; the caption's step counter keeps every step distinct.
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 
+from qmarl_envs import fileio
 from qmarl_envs.render.hud import CAPTION_BG, CaptionRenderer, status_line
 from qmarl_envs.render.raster import render_env
 
@@ -97,7 +97,7 @@ class VideoWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # a hidden sibling with the same suffix (imageio picks the format from it), created with the
         # default permissions, then renamed over the target by close()
-        self._tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{self.path.suffix}")
+        self._tmp = fileio.temp_path(self.path)
         if self.format == "gif":
             self._writer = iio.get_writer(self._tmp, mode="I", duration=1000.0 / self.fps, loop=0)
         else:
@@ -157,7 +157,7 @@ class VideoWriter:
             raise RuntimeError(f"close(): no frame was appended; {str(self.path)!r} was not written")
         try:
             self._writer.close()
-            os.replace(self._tmp, self.path)
+            fileio.commit(self._tmp, self.path)
             self._written = True
         except BaseException:
             self._tmp.unlink(missing_ok=True)

@@ -63,7 +63,6 @@ for the spacing (say 8 agents on 5x5), it is lowered step by step until a placem
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 

@@ -1,0 +1,38 @@
+"""Atomic writes: complete files with ordinary permissions, and no trace of a failed write."""
+
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from qmarl_envs import fileio
+
+
+def test_json_written_whole_with_ordinary_permissions(tmp_path):
+    path = fileio.atomic_write_json(tmp_path / "sub" / "a.json", {"x": [1, 2]})
+    assert path.read_text() == '{\n  "x": [\n    1,\n    2\n  ]\n}\n'
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    assert [p.name for p in path.parent.iterdir()] == ["a.json"]
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "a.json"
+    fileio.atomic_write_json(path, {"v": 1})
+    with pytest.raises(TypeError):
+        fileio.atomic_write_json(path, {"v": object()})
+    with pytest.raises(ValueError):
+        fileio.atomic_write_json(path, {"v": float("nan")})
+    with pytest.raises(RuntimeError):
+        with fileio.atomic_path(path) as tmp:
+            tmp.write_text("partial")
+            raise RuntimeError("interrupted")
+    assert path.read_text() == '{\n  "v": 1\n}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_default_converts_numpy_values(tmp_path):
+    path = fileio.atomic_write_json(tmp_path / "b.json", {"v": np.float32(0.5)}, default=float)
+    assert path.read_text().strip().endswith("0.5\n}")
