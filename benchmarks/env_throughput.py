@@ -298,10 +298,21 @@ def table(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _finite(obj: Any) -> Any:
+    """``obj`` with NaN/infinite floats (cases not measured, e.g. MAgent2's array API) as ``None``."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    return obj
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     from qmarl_envs.fileio import atomic_write_json
 
-    atomic_write_json(path, data, indent=1, default=float)
+    atomic_write_json(path, _finite(data), indent=1, default=float)
 
 
 def main(argv: list[str] | None = None) -> int:
