@@ -244,6 +244,23 @@ class Agent(BatchPolicy):
         """Write a checkpoint directory (safetensors + JSON config, atomically); returns the path."""
 
 
+class FixedAgent(Agent):
+    """An agent with nothing to learn (random, scripted): :meth:`learn` only records the budget."""
+
+    trainable: bool = False
+
+    def learn(self, total_agent_steps: int, *, callback: TrainingCallback | None = None) -> "FixedAgent":
+        """Nothing to learn; records the budget, reports it to ``callback`` and returns self.
+
+        Raises:
+            ValueError: if ``total_agent_steps`` is not a positive int.
+        """
+        self.agent_steps = max(self.agent_steps, check_budget(total_agent_steps))
+        if callback is not None:
+            callback.on_steps(self.agent_steps)
+        return self
+
+
 def check_budget(total_agent_steps: Any) -> int:
     """Validate a training budget.
 

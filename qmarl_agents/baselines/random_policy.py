@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from qmarl_agents.base import NUM_ACTIONS, STAY, Agent, TrainingCallback, _check_obs_dict, check_batch, check_budget
+from qmarl_agents.base import NUM_ACTIONS, STAY, FixedAgent, _check_obs_dict, check_batch
 
 
 def _check_seed(seed: Any) -> int | None:
@@ -16,7 +16,7 @@ def _check_seed(seed: Any) -> int | None:
     return None if seed is None else int(seed)
 
 
-class RandomPolicy(Agent):
+class RandomPolicy(FixedAgent):
     """Uniform random actions from a seeded ``np.random.Generator``.
 
     The baseline samples whatever ``deterministic`` says (a greedy random policy is meaningless);
@@ -33,7 +33,6 @@ class RandomPolicy(Agent):
     """
 
     name = "random"
-    trainable = False
 
     def __init__(self, seed: int | None = None, env_id: str | None = None, n_actions: int = NUM_ACTIONS):
         self.seed = _check_seed(seed)
@@ -64,13 +63,6 @@ class RandomPolicy(Agent):
         """``{agent: uniform action}`` for every key of ``observations`` (values are not read)."""
         keys = _check_obs_dict(observations)
         return dict(zip(keys, self.rng.integers(0, self.n_actions, size=len(keys)).tolist()))
-
-    def learn(self, total_agent_steps: int, *, callback: TrainingCallback | None = None) -> "RandomPolicy":
-        """Nothing to learn; records the budget and returns self."""
-        self.agent_steps = max(self.agent_steps, check_budget(total_agent_steps))
-        if callback is not None:
-            callback.on_steps(self.agent_steps)
-        return self
 
     def config(self) -> dict[str, Any]:
         """The JSON config stored in checkpoints."""

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from qmarl_agents.base import NUM_ACTIONS, STAY, Agent, TrainingCallback, _check_obs_dict, check_batch, check_budget
+from qmarl_agents.base import NUM_ACTIONS, STAY, FixedAgent, _check_obs_dict, check_batch
 from qmarl_agents.baselines.random_policy import _check_seed
 
 Heuristic = Callable[[Any, Any, np.random.Generator], np.ndarray]
@@ -87,7 +87,7 @@ def scripted_heuristic(scenario) -> Heuristic:
     return fn
 
 
-class ScriptedPolicy(Agent):
+class ScriptedPolicy(FixedAgent):
     """The scenario's scripted heuristic, bound to one env instance.
 
     A scripted policy reads the bound env's :attr:`grid_state` (privileged information, not the
@@ -105,7 +105,6 @@ class ScriptedPolicy(Agent):
     """
 
     name = "scripted"
-    trainable = False
 
     def __init__(self, env=None, *, seed: int | None = None, env_id: str | None = None):
         self.seed = _check_seed(seed)
@@ -184,13 +183,6 @@ class ScriptedPolicy(Agent):
             return {k: int(acts[self._index[k]]) for k in keys}
         except KeyError as e:
             raise ValueError(f"observations: unknown agent {e.args[0]!r} for {self.env_id}") from None
-
-    def learn(self, total_agent_steps: int, *, callback: TrainingCallback | None = None) -> "ScriptedPolicy":
-        """Nothing to learn; records the budget and returns self."""
-        self.agent_steps = max(self.agent_steps, check_budget(total_agent_steps))
-        if callback is not None:
-            callback.on_steps(self.agent_steps)
-        return self
 
     def config(self) -> dict[str, Any]:
         """The JSON config stored in checkpoints."""

@@ -89,9 +89,16 @@ class SB3CommonConfig:
     torch_threads: int | None = 1
     """Torch intra-op threads while training and acting (see :func:`torch_threads`); None: torch's default."""
 
+    def _check_ints(self, *names: str, minimum: int = 1) -> None:
+        """Raise ``ValueError`` naming the first field in ``names`` that is not an int >= ``minimum``."""
+        for name in names:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+                kind = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
+                raise ValueError(f"{name}: expected {kind}, got {v!r}")
+
     def __post_init__(self) -> None:
-        if isinstance(self.n_envs, bool) or not isinstance(self.n_envs, int) or self.n_envs < 1:
-            raise ValueError(f"n_envs: expected a positive int, got {self.n_envs!r}")
+        self._check_ints("n_envs")
         if not (self.learning_rate > 0):
             raise ValueError(f"learning_rate: expected > 0, got {self.learning_rate!r}")
         if not (0.0 <= self.gamma <= 1.0):
@@ -131,10 +138,7 @@ class PPOConfig(SB3CommonConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("n_steps", "batch_size", "n_epochs"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name}: expected a positive int, got {v!r}")
+        self._check_ints("n_steps", "batch_size", "n_epochs")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,8 +160,7 @@ class A2CConfig(SB3CommonConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.n_steps, bool) or not isinstance(self.n_steps, int) or self.n_steps < 1:
-            raise ValueError(f"n_steps: expected a positive int, got {self.n_steps!r}")
+        self._check_ints("n_steps")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,12 +194,8 @@ class DQNConfig(SB3CommonConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "target_update_interval"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name}: expected a positive int, got {v!r}")
-        if isinstance(self.learning_starts, bool) or not isinstance(self.learning_starts, int) or self.learning_starts < 0:
-            raise ValueError(f"learning_starts: expected a non-negative int, got {self.learning_starts!r}")
+        self._check_ints("buffer_size", "batch_size", "train_freq", "gradient_steps", "target_update_interval")
+        self._check_ints("learning_starts", minimum=0)
         for name in ("exploration_fraction", "exploration_initial_eps", "exploration_final_eps"):
             v = getattr(self, name)
             if not (0.0 <= v <= 1.0):

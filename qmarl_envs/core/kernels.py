@@ -256,7 +256,7 @@ def neighbor_edges(
     return np.stack([src, dst]).astype(np.int64, copy=False)
 
 
-def bfs_distances(passable: np.ndarray, sources: np.ndarray) -> np.ndarray:
+def bfs_distances(passable: np.ndarray, sources: np.ndarray, until: np.ndarray | None = None) -> np.ndarray:
     """Shortest 4-connected path length from the nearest source to every cell.
 
     Breadth-first search done as repeated whole-map dilation (one NumPy pass per ring), so its cost
@@ -265,6 +265,8 @@ def bfs_distances(passable: np.ndarray, sources: np.ndarray) -> np.ndarray:
     Args:
         passable: ``bool (H, W)``; True where an agent may stand.
         sources: ``bool (H, W)``; cells at distance 0 (need not be passable).
+        until: optional ``bool (H, W)``; stop as soon as every True cell has its distance (cells
+            farther away may then be left at ``-1``).
 
     Returns:
         ``int32 (H, W)`` distances in steps; ``-1`` where no source can be reached.
@@ -274,7 +276,7 @@ def bfs_distances(passable: np.ndarray, sources: np.ndarray) -> np.ndarray:
     frontier = sources.astype(bool).copy()
     dist[frontier] = 0
     d = 0
-    while frontier.any():
+    while frontier.any() and (until is None or (dist[until] < 0).any()):
         d += 1
         grown = np.zeros_like(frontier)
         grown[1:, :] |= frontier[:-1, :]

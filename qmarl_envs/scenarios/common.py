@@ -439,23 +439,6 @@ def _unblock(grid: FlatGrid, flat: np.ndarray, act: np.ndarray, dr: np.ndarray, 
     return act
 
 
-def _block_bfs(has: np.ndarray, need: np.ndarray) -> np.ndarray:
-    """4-connected ring distance on the block grid from blocks with ``has``; stops once every
-    ``need`` block is reached. ``int32`` with ``-1`` where unreached."""
-    dist = np.full(has.shape, -1, dtype=np.int32)
-    frontier = has.copy()
-    dist[frontier] = 0
-    d = 0
-    while frontier.any() and (dist[need] < 0).any():
-        d += 1
-        grown = np.zeros_like(frontier)
-        grown[1:, :] |= frontier[:-1, :]
-        grown[:-1, :] |= frontier[1:, :]
-        grown[:, 1:] |= frontier[:, :-1]
-        grown[:, :-1] |= frontier[:, 1:]
-        frontier = grown & (dist < 0)
-        dist[frontier] = d
-    return dist
 
 
 def seek_actions(
@@ -554,7 +537,7 @@ def _coarse_step(grid: FlatGrid, flat: np.ndarray, cells: np.ndarray,
     br, bc = pos[:, 0] // BLOCK, pos[:, 1] // BLOCK
     need = np.zeros((bh, bw), dtype=bool)
     need[br, bc] = True
-    dist = _block_bfs(has, need).astype(np.float64)
+    dist = kernels.bfs_distances(np.ones_like(has), has, until=need).astype(np.float64)
     dist[dist < 0] = np.inf
     padded = np.full((bh + 2, bw + 2), np.inf)
     padded[1:-1, 1:-1] = dist
