@@ -33,34 +33,25 @@ def _register_builtin() -> None:
                          config=f"{_BALL}:BallCollectionConfig", kwargs={"layout": LAYOUTS[layout]},
                          description=desc), single_agent=single)
 
-    jungle = "qmarl_envs.scenarios.jungle"
-    register(EnvSpec(id="qmarl/Jungle-v0", scenario=f"{jungle}:Jungle", config=f"{jungle}:JungleConfig",
-                     kwargs={"num_agents": 4, "map_size": 5, "num_food": 1},
-                     description="Q-MARL §3.1.1: 4 agents share 1 food on 5x5; crowding kills"))
-    for suffix, n in _SCALES:
-        register(EnvSpec(id=f"qmarl/Jungle-{suffix}-v0", scenario=f"{jungle}:Jungle",
-                         config=f"{jungle}:JungleConfig", kwargs={"num_agents": n},
-                         description=f"Jungle at {n:,} agents (0.04 agents, 0.01 food per cell)"))
-
-    battle = "qmarl_envs.scenarios.battle"
-    register(EnvSpec(id="qmarl/Battle-v0", scenario=f"{battle}:Battle", config=f"{battle}:BattleConfig",
-                     kwargs={"num_agents": 14},
-                     description="Q-MARL §3.1.1: 7 red v 7 scripted blue on 14x14; 3 enemies around kill"))
-    for suffix, n in _SCALES:
-        register(EnvSpec(id=f"qmarl/Battle-{suffix}-v0", scenario=f"{battle}:Battle",
-                         config=f"{battle}:BattleConfig", kwargs={"num_agents": n},
-                         description=f"Battle at {n:,} bodies, {n // 2:,} a side (0.08 bodies per cell)"))
-
-    deception = "qmarl_envs.scenarios.deception"
-    register(EnvSpec(id="qmarl/Deception-v0", scenario=f"{deception}:Deception",
-                     config=f"{deception}:DeceptionConfig",
-                     kwargs={"num_agents": 1, "map_size": 5, "num_landmarks": 2},
-                     description="Q-MARL §3.1.1: hold the target landmark unseen by a heuristic adversary, 5x5"),
-             single_agent=True)
-    for suffix, n in _SCALES:
-        register(EnvSpec(id=f"qmarl/Deception-{suffix}-v0", scenario=f"{deception}:Deception",
-                         config=f"{deception}:DeceptionConfig", kwargs={"num_agents": n},
-                         description=f"Deception at {n:,} home agents (0.04 agents, 0.01 landmarks per cell)"))
+    scaled = [
+        ("Jungle", {"num_agents": 4, "map_size": 5, "num_food": 1}, False,
+         "Q-MARL §3.1.1: 4 agents share 1 food on 5x5; crowding kills",
+         "Jungle at {n:,} agents (0.04 agents, 0.01 food per cell)"),
+        ("Battle", {"num_agents": 14}, False,
+         "Q-MARL §3.1.1: 7 red v 7 scripted blue on 14x14; 3 enemies around kill",
+         "Battle at {n:,} bodies, {half:,} a side (0.08 bodies per cell)"),
+        ("Deception", {"num_agents": 1, "map_size": 5, "num_landmarks": 2}, True,
+         "Q-MARL §3.1.1: hold the target landmark unseen by a heuristic adversary, 5x5",
+         "Deception at {n:,} home agents (0.04 agents, 0.01 landmarks per cell)"),
+    ]
+    for name, small, single, small_desc, scaled_desc in scaled:
+        mod = f"qmarl_envs.scenarios.{name.lower()}"
+        where = {"scenario": f"{mod}:{name}", "config": f"{mod}:{name}Config"}
+        register(EnvSpec(id=f"qmarl/{name}-v0", kwargs=small, description=small_desc, **where),
+                 single_agent=single)
+        for suffix, n in _SCALES:
+            register(EnvSpec(id=f"qmarl/{name}-{suffix}-v0", kwargs={"num_agents": n},
+                             description=scaled_desc.format(n=n, half=n // 2), **where))
 
 
 _register_builtin()

@@ -78,7 +78,7 @@ _BLUE_SUM = common.window_weights(2, BLUE)
 
 
 @dataclass(frozen=True, kw_only=True)
-class BattleConfig:
+class BattleConfig(common.DensityMapConfig):
     """Configuration of Battle (the single source of defaults; registered ids override some).
 
     Raises:
@@ -117,13 +117,6 @@ class BattleConfig:
         if self.num_agents > self.side ** 2:
             raise ValueError(f"num_agents: {self.num_agents} bodies need distinct start cells but "
                              f"map_size={self.side} has {self.side ** 2}")
-
-    @property
-    def side(self) -> int:
-        """The map side ``S`` in cells (``map_size`` or its density default)."""
-        if self.map_size is not None:
-            return int(self.map_size)
-        return common.side_for_density(self.num_agents, self.agent_density)
 
 
 class Battle(Scenario):

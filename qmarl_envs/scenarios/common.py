@@ -89,6 +89,19 @@ def side_for_density(count: int, density: float) -> int:
     return max(2, math.ceil(math.sqrt(count / density) - 1e-9))
 
 
+
+class DensityMapConfig:
+    """Mixin for scenario configs with ``num_agents``, ``map_size`` (None: density default) and
+    ``agent_density`` fields: gives the map side they imply."""
+
+    @property
+    def side(self) -> int:
+        """The map side ``S`` in cells (``map_size`` or its density default)."""
+        if self.map_size is not None:
+            return int(self.map_size)
+        return side_for_density(self.num_agents, self.agent_density)
+
+
 def count_for_density(side: int, density: float, minimum: int) -> int:
     """``round(density * side**2)``, at least ``minimum``: a static-object count for a square map."""
     return max(minimum, int(round(density * side * side)))

@@ -78,7 +78,7 @@ _WATCH_OFFSETS = np.stack(np.meshgrid(np.arange(-2, 3), np.arange(-2, 3), indexi
 
 
 @dataclass(frozen=True, kw_only=True)
-class DeceptionConfig:
+class DeceptionConfig(common.DensityMapConfig):
     """Configuration of Deception (the single source of defaults; registered ids override some).
 
     Raises:
@@ -121,12 +121,6 @@ class DeceptionConfig:
         if self.landmarks > 32_000:
             raise ValueError(f"num_landmarks: at most 32000 landmarks, got {self.landmarks}")
 
-    @property
-    def side(self) -> int:
-        """The map side ``S`` in cells (``map_size`` or its density default)."""
-        if self.map_size is not None:
-            return int(self.map_size)
-        return common.side_for_density(self.num_agents, self.agent_density)
 
     @property
     def landmarks(self) -> int:

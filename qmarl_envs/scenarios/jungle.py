@@ -73,7 +73,7 @@ from qmarl_envs.scenarios.base import Scenario
 
 
 @dataclass(frozen=True, kw_only=True)
-class JungleConfig:
+class JungleConfig(common.DensityMapConfig):
     """Configuration of Jungle (the single source of defaults; registered ids override some).
 
     Raises:
@@ -117,12 +117,6 @@ class JungleConfig:
                 f"map_size={self.side} has {cells}; pass a larger map_size (or map_size=None for the "
                 f"density default)")
 
-    @property
-    def side(self) -> int:
-        """The map side ``S`` in cells (``map_size`` or its density default)."""
-        if self.map_size is not None:
-            return int(self.map_size)
-        return common.side_for_density(self.num_agents, self.agent_density)
 
     @property
     def food(self) -> int:
