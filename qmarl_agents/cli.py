@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     # [cli-verbs]
     from qmarl_envs.render.play import add_cli as add_play_cli; add_play_cli(sub)  # noqa: E702
     from qmarl_agents.commands import add_cli as add_agent_cli; add_agent_cli(sub)  # noqa: E702
+    from qmarl_agents.reproduce import add_cli as add_reproduce_cli; add_reproduce_cli(sub)  # noqa: E702
+    # [cli:leaderboard]
     return parser
 
 

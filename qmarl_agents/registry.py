@@ -210,6 +210,10 @@ def _register_builtin() -> None:
     register_agent(AgentSpec("scripted", f"{base}.registry:_make_scripted",
                              f"{base}.registry:_load_scripted",
                              "the scenario's scripted heuristic (bound to an env)"))
+    # quantum-inspired agents (one register_agent line each):
+    # [agent:qbm]
+    # [agent:quantum-train]
+    # [agent:qmarl]
 
 
 def _no_config(name: str, config: dict, allowed: tuple[str, ...] = ()) -> None:
