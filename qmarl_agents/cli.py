@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     from qmarl_agents.commands import add_cli as add_agent_cli; add_agent_cli(sub)  # noqa: E702
     from qmarl_agents.reproduce import add_cli as add_reproduce_cli; add_reproduce_cli(sub)  # noqa: E702
     # [cli:leaderboard]
+    from qmarl_agents.leaderboard.cli import add_cli as add_leaderboard_cli; add_leaderboard_cli(sub)  # noqa: E702
     return parser
 
 

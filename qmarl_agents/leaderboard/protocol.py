@@ -18,10 +18,13 @@ protocol, per-episode scores, the statistics, package versions, training budget 
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
+import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from importlib import metadata
 from typing import Any
 
@@ -333,8 +336,62 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def json_pointer(path: Sequence[Any]) -> str:
+    """RFC 6901 JSON pointer of a path of keys/indices, e.g. ``["summary", "iqm_ci", 0]`` -> ``/summary/iqm_ci/0``
+    (``""`` is the whole document, shown as ``/``)."""
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
+    return "/" + "/".join(parts) if parts else "/"
+
+
+def hardware_info() -> dict[str, Any]:
+    """The machine a result was measured on: ``{"machine", "processor", "system", "cpu_count", "torch_threads"}``."""
+    threads = None
+    try:
+        import sys
+
+        if "torch" in sys.modules:
+            threads = int(sys.modules["torch"].get_num_threads())
+    except Exception:  # pragma: no cover - torch oddities
+        threads = None
+    return {"machine": platform.machine() or "unknown", "processor": platform.processor() or platform.machine(),
+            "system": f"{platform.system()} {platform.release()}", "cpu_count": os.cpu_count(),
+            "torch_threads": threads}
+
+
+def code_info() -> dict[str, Any]:
+    """``{"commit", "dirty", "permalink"}`` of the qmarl source tree (git), or nulls outside a checkout.
+
+    ``permalink`` comes from the ``QMARL_CODE_URL`` environment variable (``{commit}`` is filled in)."""
+    root = Path(__file__).resolve().parents[2]
+    commit = dirty = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip() or None
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "qmarl_agents",
+                                 "qmarl_envs"], cwd=root, capture_output=True, text=True, timeout=10, check=True)
+        dirty = bool(status.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    url = os.environ.get("QMARL_CODE_URL")
+    return {"commit": commit, "dirty": dirty,
+            "permalink": url.format(commit=commit) if url and commit else None}
+
+
+def env_version(env_id: str) -> int:
+    """The N of an env id's ``-vN`` suffix.
+
+    Raises:
+        ValueError: if ``env_id`` has no version suffix.
+    """
+    head, sep, tail = env_id.rpartition("-v")
+    if not sep or not head or not tail.isdigit():
+        raise ValueError(f"env_id: expected an id ending in -vN, got {env_id!r}")
+    return int(tail)
+
+
 def build_submission(result: EvalResult, *, name: str | None = None, agent_config: dict[str, Any] | None = None,
-                     training: dict[str, Any] | None = None, env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+                     training: dict[str, Any] | None = None, env_kwargs: dict[str, Any] | None = None,
+                     author: str = "", checkpoint: dict[str, str] | None = None) -> dict[str, Any]:
     """A submission dict (see :data:`SUBMISSION_SCHEMA`) from an evaluation result.
 
     Args:
@@ -343,8 +400,12 @@ def build_submission(result: EvalResult, *, name: str | None = None, agent_confi
         agent_config: the agent's configuration; default ``result.policy_info``. ``config_hash``
             hashes it without the run-specific keys (:data:`RUN_KEYS`), so the seeds of one
             configuration share a hash.
-        training: ``{"agent_steps", "wall_clock_s", "seed"}`` of the training run, if any.
+        training: ``{"agent_steps", "live_agent_steps", "wall_clock_s", "seed"}`` of the training
+            run, if any (agent-steps count every agent slot per env step, dead slots included).
         env_kwargs: env config overrides used (must be empty for leaderboard entries).
+        author: who submits the entry.
+        checkpoint: ``{"path", "sha256"}`` of the checkpoint relative to the submission file, or
+            None (``qmarl leaderboard add`` fills it in).
 
     Returns:
         a JSON-ready dict.
@@ -352,15 +413,17 @@ def build_submission(result: EvalResult, *, name: str | None = None, agent_confi
     from qmarl_agents.checkpoint import config_hash
 
     cfg = dict(agent_config if agent_config is not None else result.policy_info)
-    train = {"agent_steps": None, "wall_clock_s": None, "seed": None}
+    train = {"agent_steps": None, "live_agent_steps": None, "wall_clock_s": None, "seed": None}
     train.update(training or {})
     win_rate = None if result.wins is None else float(np.nanmean(result.wins))
     return {
         "schema_version": SCHEMA_VERSION,
         "env_id": result.env_id,
+        "env_version": env_version(result.env_id),
         "env_kwargs": dict(env_kwargs or {}),
         "name": name or result.agent,
         "agent": result.agent,
+        "agent_version": package_versions().get("qmarl", "unknown"),
         "config": cfg,
         "config_hash": config_hash({k: v for k, v in cfg.items() if k not in RUN_KEYS}),
         "protocol": result.protocol.to_dict(),
@@ -371,48 +434,26 @@ def build_submission(result: EvalResult, *, name: str | None = None, agent_confi
         "training": train,
         "eval_wall_clock_s": round(result.wall_clock_s, 3),
         "versions": package_versions(),
+        "hardware": hardware_info(),
+        "code": code_info(),
+        "author": str(author),
+        "checkpoint": checkpoint,
         "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
     }
 
 
-_NUM = {"type": "number"}
-_CI = {"type": "array", "items": _NUM, "minItems": 2, "maxItems": 2}
-SUBMISSION_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "qmarl leaderboard submission",
-    "type": "object",
-    "required": ["schema_version", "env_id", "agent", "config", "config_hash", "protocol", "scores",
-                 "summary", "training", "versions"],
-    "properties": {
-        "schema_version": {"const": SCHEMA_VERSION},
-        "env_id": {"type": "string", "pattern": "^qmarl/[A-Za-z0-9.-]+-v[0-9]+$"},
-        "env_kwargs": {"type": "object"},
-        "name": {"type": "string", "minLength": 1},
-        "agent": {"type": "string", "minLength": 1},
-        "config": {"type": "object"},
-        "config_hash": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
-        "protocol": {
-            "type": "object", "required": ["seeds", "episodes_per_seed", "deterministic"],
-            "properties": {"seeds": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1},
-                           "episodes_per_seed": {"type": "integer", "minimum": 1},
-                           "deterministic": {"type": "boolean"}},
-        },
-        "scores": {"type": "array", "items": {"type": "array", "items": _NUM, "minItems": 1}, "minItems": 1},
-        "lengths": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
-        "win_rate": {"type": ["number", "null"]},
-        "summary": {"type": "object", "required": ["mean", "iqm", "mean_ci", "iqm_ci", "n_episodes"],
-                    "properties": {"mean": _NUM, "iqm": _NUM, "mean_ci": _CI, "iqm_ci": _CI,
-                                   "n_episodes": {"type": "integer", "minimum": 1}}},
-        "training": {"type": "object", "properties": {
-            "agent_steps": {"type": ["integer", "null"], "minimum": 0},
-            "wall_clock_s": {"type": ["number", "null"], "minimum": 0},
-            "seed": {"type": ["integer", "null"]}}},
-        "eval_wall_clock_s": {"type": "number", "minimum": 0},
-        "versions": {"type": "object", "additionalProperties": {"type": "string"}},
-        "created": {"type": "string"},
-    },
-}
-"""JSON Schema (draft 2020-12) of a submission file."""
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "leaderboard" / "schema.json"
+"""The JSON Schema (draft 2020-12) of a submission file, ``leaderboard/schema.json``: the one source of truth."""
+
+
+def _load_schema() -> dict[str, Any]:
+    import json
+
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+SUBMISSION_SCHEMA: dict[str, Any] = _load_schema()
+"""``leaderboard/schema.json`` as loaded at import."""
 
 
 def validate_submission(submission: dict[str, Any]) -> None:
@@ -424,11 +465,11 @@ def validate_submission(submission: dict[str, Any]) -> None:
     """
     import jsonschema
 
-    try:
-        jsonschema.validate(submission, SUBMISSION_SCHEMA)
-    except jsonschema.ValidationError as e:
-        where = "/".join(str(p) for p in e.absolute_path) or "(root)"
-        raise ValueError(f"submission: {where}: {e.message}") from None
+    errors = sorted(jsonschema.Draft202012Validator(SUBMISSION_SCHEMA).iter_errors(submission),
+                    key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        e = errors[0]
+        raise ValueError(f"submission: {json_pointer(e.absolute_path)}: {e.message}")
     proto = submission["protocol"]
     scores = submission["scores"]
     if len(scores) != len(proto["seeds"]) or any(len(r) != proto["episodes_per_seed"] for r in scores):
