@@ -214,6 +214,9 @@ def _register_builtin() -> None:
     # [agent:qbm]
     # [agent:quantum-train]
     # [agent:qmarl]
+    register_agent(AgentSpec("qmarl", f"{base}.qmarl.agent:make_qmarl", f"{base}.qmarl.agent:load_qmarl_policy",
+                             "Q-MARL: ego-graph message passing, actor-critic, ensembling (arXiv 2503.07397)",
+                             resumer=f"{base}.qmarl.agent:resume_qmarl_agent"))
 
 
 def _no_config(name: str, config: dict, allowed: tuple[str, ...] = ()) -> None:
