@@ -496,7 +496,7 @@ class QMARLAgent(Agent, QMARLPolicy):
                 "wall_clock_s": round(self.wall_clock_s, 3), "qmarl_config": self.config.to_dict(),
                 "obs_shape": list(self.obs_shape), "view_range": self.view_range,
                 "resume": {"episodes": self.episodes, "batches": self.batches,
-                           "scheduler": {k: (float(v) if isinstance(v, float) else v)
+                           "scheduler": {k: ((float(v) if math.isfinite(v) else None) if isinstance(v, float) else v)
                                          for k, v in self.scheduler.state_dict().items()
                                          if k in ("best", "num_bad_epochs", "last_epoch", "cooldown_counter",
                                                   "_last_lr")},
@@ -505,13 +505,15 @@ class QMARLAgent(Agent, QMARLPolicy):
                                            self.optimizer.state_dict()["state"].items()}}}
 
     def save(self, path: str) -> str:
-        """Write weights, Adam moments and config atomically (safetensors + JSON); returns ``path``."""
+        """Write weights, Adam moments, the sampling generator's state and config atomically
+        (safetensors + JSON); returns ``path``."""
         from qmarl_agents.checkpoint import save_checkpoint
 
         arrays = _arrays_of(self.net, "model/")
         for i, st in self.optimizer.state_dict()["state"].items():
             arrays[f"optim/{i}/exp_avg"] = st["exp_avg"].numpy().copy()
             arrays[f"optim/{i}/exp_avg_sq"] = st["exp_avg_sq"].numpy().copy()
+        arrays["rng/train_generator"] = self._train_gen.get_state().numpy().copy()
         return str(save_checkpoint(path, self.checkpoint_config(), arrays))
 
     def describe(self) -> dict[str, Any]:
@@ -592,7 +594,10 @@ def resume_qmarl_agent(config: dict[str, Any], arrays: dict[str, np.ndarray]) ->
     sd["state"] = state
     sd["param_groups"][0]["lr"] = float(res.get("lr", agent.config.lr))
     agent.optimizer.load_state_dict(sd)
+    if "rng/train_generator" in arrays:
+        agent._train_gen.set_state(torch.from_numpy(np.asarray(arrays["rng/train_generator"], dtype=np.uint8).copy()))
     sched = dict(agent.scheduler.state_dict())
-    sched.update(res.get("scheduler") or {})
+    sched.update({k: (float("-inf") if k == "best" and v is None else v)
+                  for k, v in (res.get("scheduler") or {}).items()})
     agent.scheduler.load_state_dict(sched)
     return agent
