@@ -212,7 +212,11 @@ def _register_builtin() -> None:
                              "the scenario's scripted heuristic (bound to an env)"))
     # quantum-inspired agents (one register_agent line each):
     # [agent:qbm]
+    register_agent(AgentSpec("qbm", f"{base}.qbm.agent:make_qbm", f"{base}.qbm.agent:load_qbm",
+                             "QBM: free-energy Q-learning with a (quantum) Boltzmann machine",
+                             resumer=f"{base}.qbm.agent:resume_qbm"))
     # [agent:quantum-train]
+    register_agent(AgentSpec("quantum-train", f"{base}.quantum_train.agent:make_quantum_train", f"{base}.quantum_train.agent:load_qt_policy", "Quantum-Train: a PennyLane circuit generates the policy weights (QTRL, REINFORCE)", resumer=f"{base}.quantum_train.agent:resume_qt_agent"))
     # [agent:qmarl]
     register_agent(AgentSpec("qmarl", f"{base}.qmarl.agent:make_qmarl", f"{base}.qmarl.agent:load_qmarl_policy",
                              "Q-MARL: ego-graph message passing, actor-critic, ensembling (arXiv 2503.07397)",
