@@ -12,9 +12,14 @@ this measures:
   (one vectorised draw per step; the same loop for MAgent2, with its 21 actions).
 * **array API** (qmarl only): ``env.step_arrays(rng.integers(0, 5, N))``, what trainers use.
 
+* **end to end** (both APIs, and MAgent2's dict loop): whole episodes timed from the reset to
+  the last step, resets included, as a trainer pays them: live agent-steps per second over
+  ``_episodes_for(N)`` episodes per repeat. MAgent2 runs these with ``max_cycles=31``, the length
+  of the Q-MARL presets' episodes, so both sides pay one reset per 31 steps.
+
 An agent-step is one live agent stepped once (MAgent2 removes dead agents, qmarl too), so deaths
-lower the count, not the rate per agent. Action drawing is inside the timed loop, resets are not
-(they are timed separately and reported as ``reset_ms``). Each case runs ``--repeats`` times from
+lower the count, not the rate per agent. Action drawing is inside the timed loop; in the first
+two columns resets are not (they are timed separately and reported as ``reset_ms``). Each case runs ``--repeats`` times from
 different seeds, interleaved with MAgent2 at the same N; the table shows medians, and the ratios
 are medians of per-repeat ratios (robust to load changes on a shared machine). Battle runs with
 ``opponent=None`` (both teams are agents, as in MAgent2); ``Battle-10k (scripted blue)`` adds the
@@ -28,7 +33,8 @@ Usage::
     python benchmarks/env_throughput.py --quick    # smoke run (fewer steps, one repeat)
 
 Writes ``benchmarks/results/env_throughput.json`` (atomically) and prints a Markdown table.
-Targets at 10,000 agents (docs/environments.md): dict API >= 3x MAgent2, array API >= 20x MAgent2,
+Targets at 10,000 agents (docs/environments.md): dict API >= 3x MAgent2, array API >= 20x MAgent2;
+end to end (resets included) array API >= 30x and dict API >= 4x MAgent2; resets <= 3 ms;
 <= 200 MB per env, and a cost per agent-step that does not grow from 100 to 10,000 agents.
 """
 
@@ -51,6 +57,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "env_throughput.json"
 SCALES = (("100", 100), ("1k", 1_000), ("10k", 10_000))
+E2E_CYCLES = 31
+"""Episode length of MAgent2 in the end-to-end column (that of the Q-MARL presets)."""
 MAGENT_MAPS = {100: 35, 1_000: 112, 10_000: 354}
 """MAgent2 battle_v4 ``map_size`` per agent count: 84, 968 and 9,800 agents (0.04 per team per cell)."""
 
@@ -84,7 +92,35 @@ def _rate(step_fn, reset_fn, live_count, steps: int) -> dict[str, float]:
             "reset_ms": 1e3 * float(np.median(resets)) if resets else float("nan")}
 
 
-def bench_qmarl(env_id: str, kwargs: dict[str, Any], api: str, steps: int, seed: int) -> dict[str, Any]:
+def _rate_end_to_end(step_fn, reset_fn, live_count, episodes: int) -> dict[str, float]:
+    """Time ``episodes`` whole episodes, each from its reset to its last step (resets included)."""
+    agent_steps = 0
+    steps = 0
+    resets = []
+    t = time.perf_counter()
+    for _ in range(episodes):
+        t_reset = time.perf_counter()
+        reset_fn()
+        resets.append(time.perf_counter() - t_reset)
+        live = live_count()
+        while live:
+            step_fn()
+            agent_steps += live
+            steps += 1
+            live = live_count()
+    elapsed = time.perf_counter() - t
+    return {"agent_steps_per_s": agent_steps / elapsed, "episodes": episodes, "steps": steps,
+            "ms_per_episode": 1e3 * elapsed / episodes, "reset_ms": 1e3 * float(np.median(resets)),
+            "reset_ms_best": 1e3 * float(np.min(resets))}
+
+
+def _episodes_for(n: int, quick: bool) -> int:
+    """Whole episodes per end-to-end repeat (31 steps each for the Q-MARL presets)."""
+    return 1 if quick else int(np.clip(30_000 // max(n, 1), 3, 100))
+
+
+def bench_qmarl(env_id: str, kwargs: dict[str, Any], api: str, steps: int, seed: int,
+                episodes: int = 0) -> dict[str, Any]:
     """One repeat of one qmarl case (``api`` is ``"dict"`` or ``"array"``)."""
     import qmarl_envs
 
@@ -100,6 +136,9 @@ def bench_qmarl(env_id: str, kwargs: dict[str, Any], api: str, steps: int, seed:
             env.step_arrays(rng.integers(0, 5, n))
 
         out = _rate(step, lambda: env.reset_arrays(), lambda: int(env.alive_mask().sum()), steps)
+        if episodes:
+            out["end_to_end"] = _rate_end_to_end(step, lambda: env.reset_arrays(),
+                                                  lambda: int(env.alive_mask().sum()), episodes)
     else:
         env.reset(seed=seed)
         first_reset = time.perf_counter() - t
@@ -109,14 +148,33 @@ def bench_qmarl(env_id: str, kwargs: dict[str, Any], api: str, steps: int, seed:
             env.step(dict(zip(agents, rng.integers(0, 5, len(agents)).tolist())))
 
         out = _rate(step, lambda: env.reset(), lambda: len(env.agents), steps)
+        if episodes:
+            out["end_to_end"] = _rate_end_to_end(step, lambda: env.reset(), lambda: len(env.agents),
+                                                  episodes)
     out.update(agents=n, obs_shape=list(env.scenario.obs_shape), first_reset_ms=1e3 * first_reset)
     return out
 
 
-def bench_magent(n: int, steps: int, seed: int) -> dict[str, Any]:
-    """One repeat of MAgent2 ``battle_v4`` at the map size matching ``n`` agents (dict API)."""
+def bench_magent(n: int, steps: int, seed: int, episodes: int = 0) -> dict[str, Any]:
+    """One repeat of MAgent2 ``battle_v4`` at the map size matching ``n`` agents (dict API).
+
+    The end-to-end episodes use ``max_cycles=31``, the episode length of the Q-MARL presets, so
+    that both sides pay one reset per 31 steps (MAgent2's default is 1,000).
+    """
     from magent2.environments import battle_v4
 
+    if episodes:
+        e2e_env = battle_v4.parallel_env(map_size=MAGENT_MAPS[n], max_cycles=E2E_CYCLES)
+        e2e_env.reset(seed=seed)
+        rng = np.random.default_rng(seed)
+        n_act = e2e_env.action_space(e2e_env.possible_agents[0]).n
+
+        def e2e_step():
+            agents = e2e_env.agents
+            e2e_env.step(dict(zip(agents, rng.integers(0, n_act, len(agents)).tolist())))
+
+        e2e = _rate_end_to_end(e2e_step, lambda: e2e_env.reset(), lambda: len(e2e_env.agents), episodes)
+        e2e_env.close()
     env = battle_v4.parallel_env(map_size=MAGENT_MAPS[n])
     rng = np.random.default_rng(seed)
     t = time.perf_counter()
@@ -132,6 +190,8 @@ def bench_magent(n: int, steps: int, seed: int) -> dict[str, Any]:
     out.update(agents=len(env.possible_agents),
                obs_shape=list(env.observation_space(env.possible_agents[0]).shape),
                first_reset_ms=1e3 * first_reset, map_size=MAGENT_MAPS[n])
+    if episodes:
+        out["end_to_end"] = e2e
     env.close()
     return out
 
@@ -142,6 +202,15 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for k in ("agent_steps_per_s", "step_ms", "mean_live", "reset_ms", "first_reset_ms"):
         out[k] = float(np.nanmedian([r[k] for r in runs]))
     out["agent_steps_per_s_all"] = [round(r["agent_steps_per_s"]) for r in runs]
+    if all("end_to_end" in r for r in runs):
+        e2e = [r["end_to_end"]["agent_steps_per_s"] for r in runs]
+        out["end_to_end"] = {**runs[0]["end_to_end"], "agent_steps_per_s": float(np.median(e2e)),
+                             "agent_steps_per_s_all": [round(x) for x in e2e],
+                             "ms_per_episode": float(np.median([r["end_to_end"]["ms_per_episode"]
+                                                                for r in runs])),
+                             "reset_ms": float(np.median([r["end_to_end"]["reset_ms"] for r in runs])),
+                             "reset_ms_best": float(np.min([r["end_to_end"]["reset_ms_best"]
+                                                            for r in runs]))}
     return out
 
 
@@ -239,12 +308,13 @@ def run(quick: bool, repeats: int, magent: bool) -> dict[str, Any]:
         mine = [c for c in all_cases if c[3] == n]
         runs: dict[str, dict[str, list]] = {c[0]: {"array": [], "dict": []} for c in mine}
         mag_runs: list[dict[str, Any]] = []
+        episodes = _episodes_for(n, quick)
         for seed in range(repeats):
             if magent:
-                mag_runs.append(bench_magent(n, steps, seed))
+                mag_runs.append(bench_magent(n, steps, seed, episodes))
             for label, env_id, kw, _ in mine:
                 for api in ("array", "dict"):
-                    runs[label][api].append(bench_qmarl(env_id, kw, api, steps, seed))
+                    runs[label][api].append(bench_qmarl(env_id, kw, api, steps, seed, episodes))
         if magent:
             row = {"label": f"MAgent2 battle_v4 map {MAGENT_MAPS[n]}", "n": n, "dict": _median(mag_runs)}
             results["magent2"].append(row)
@@ -257,9 +327,15 @@ def run(quick: bool, repeats: int, magent: bool) -> dict[str, Any]:
                     ratios = [r["agent_steps_per_s"] / m["agent_steps_per_s"]
                               for r, m in zip(runs[label][api], mag_runs)]
                     row[api]["vs_magent2"] = float(np.median(ratios))
+                    ratios = [r["end_to_end"]["agent_steps_per_s"] / m["end_to_end"]["agent_steps_per_s"]
+                              for r, m in zip(runs[label][api], mag_runs)]
+                    row[api]["end_to_end"]["vs_magent2"] = float(np.median(ratios))
             results["qmarl"].append(row)
             print(f"  {label:28s} array {row['array']['agent_steps_per_s'] / 1e6:7.2f} M/s   "
-                  f"dict {row['dict']['agent_steps_per_s'] / 1e6:6.2f} M/s", flush=True)
+                  f"dict {row['dict']['agent_steps_per_s'] / 1e6:6.2f} M/s   end to end: array "
+                  f"{row['array']['end_to_end']['agent_steps_per_s'] / 1e6:6.2f} M/s dict "
+                  f"{row['dict']['end_to_end']['agent_steps_per_s'] / 1e6:6.2f} M/s   reset "
+                  f"{row['array']['end_to_end']['reset_ms']:.2f} ms", flush=True)
     for name in ("Jungle", "Battle", "Deception"):
         env_id = f"qmarl/{name}-10k-v0"
         kw = {"opponent": None} if name == "Battle" else {}
@@ -271,12 +347,24 @@ def table(res: dict[str, Any]) -> str:
     """A Markdown table of the results (rates in millions of agent-steps per second)."""
     mag = {r["n"]: r["dict"] for r in res["magent2"]}
     lines = ["| env | agents | obs | array API M/s (us/agent-step) | dict API M/s (us/agent-step) "
-             "| array / MAgent2 | dict / MAgent2 |",
-             "|---|---|---|---|---|---|---|"]
+             "| array / MAgent2 | dict / MAgent2 | reset ms (median / best) | end to end array M/s (/ MAgent2) "
+             "| end to end dict M/s (/ MAgent2) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
 
     def cell(d: dict[str, Any]) -> str:
         r = d["agent_steps_per_s"]
         return f"{r / 1e6:.2f} ({1e6 / r:.3f})"
+
+    def resets(d: dict[str, Any]) -> str:
+        e = d.get("end_to_end")
+        return f"{e['reset_ms']:.2f} / {e['reset_ms_best']:.2f}" if e else "-"
+
+    def e2e(d: dict[str, Any]) -> str:
+        e = d.get("end_to_end")
+        if not e:
+            return "-"
+        ratio = f" ({e['vs_magent2']:.1f}x)" if "vs_magent2" in e else ""
+        return f"{e['agent_steps_per_s'] / 1e6:.2f}{ratio}"
 
     for row in res["qmarl"]:
         m = mag.get(row["n"])
@@ -284,11 +372,13 @@ def table(res: dict[str, Any]) -> str:
         ratio_d = f"{row['dict']['vs_magent2']:.1f}x" if m else "-"
         obs = "x".join(map(str, row["array"]["obs_shape"]))
         lines.append(f"| {row['label']} | {row['n']:,} | {obs} | {cell(row['array'])} | {cell(row['dict'])} "
-                     f"| {ratio_a} | {ratio_d} |")
+                     f"| {ratio_a} | {ratio_d} | {resets(row['array'])} | {e2e(row['array'])} "
+                     f"| {e2e(row['dict'])} |")
     for row in res["magent2"]:
         d = row["dict"]
         obs = "x".join(map(str, d["obs_shape"]))
-        lines.append(f"| {row['label']} | {d['agents']:,} | {obs} | - | {cell(d)} | 1.0x | 1.0x |")
+        lines.append(f"| {row['label']} | {d['agents']:,} | {obs} | - | {cell(d)} | 1.0x | 1.0x "
+                     f"| {resets(d)} | - | {e2e(d)} (31-step episodes) |")
     if res.get("memory"):
         lines += ["", "| 10k-agent env | RSS growth MB | tracemalloc peak MB | arrays held MB |",
                   "|---|---|---|---|"]

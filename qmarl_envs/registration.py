@@ -51,7 +51,7 @@ class EnvSpec:
             ValueError: for an unknown keyword (the message lists the allowed ones) or a bad value.
         """
         merged = {**self.kwargs, **kwargs}
-        cfg = config_from_kwargs(self.load("config"), merged, what=self.id)
+        cfg = config_from_kwargs(self.load("config"), merged, what=self.id, check_types=True)
         return self.load("scenario")(cfg)
 
     def config_fields(self) -> list[str]:

@@ -14,6 +14,9 @@ def test_readme_pettingzoo_loop_runs(capsys):
     exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "'score'" in out and "'length'" in out
+    env = qmarl_envs.make("qmarl/BallCollection-3x3-2Agents-v0")
+    printed = [line.split()[0] for line in out.splitlines() if "'return'" in line]
+    assert sorted(printed) == sorted(env.possible_agents)   # every agent, also one that ended early
 
 
 def test_readme_env_table_lists_every_registered_id():

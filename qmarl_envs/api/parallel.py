@@ -24,11 +24,19 @@ RENDER_MODES = ["human", "rgb_array"]
 def _as_action(agent: str, value: Any) -> int:
     """Check one action value and return it as an int.
 
+    One rule for every API (dict, Gymnasium view, AEC, and :meth:`GridParallelEnv.step_arrays`,
+    which rejects a ``bool`` dtype): a ``bool`` (``True``/``False``, Python or NumPy) is not an
+    action id, even though Python treats it as an int.
+
     Raises:
-        ValueError: naming ``agent`` when the value is None, not an integer scalar, or out of range.
+        ValueError: naming ``agent`` when the value is None, a bool, not an integer scalar, or out
+            of range.
     """
     if value is None:
         raise ValueError(f"action for agent {agent!r} is None; expected an int in [0, {kernels.NUM_ACTIONS})")
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"action for agent {agent!r} is the bool {bool(value)}; expected an int in "
+                         f"[0, {kernels.NUM_ACTIONS}) (booleans are rejected on every API)")
     arr = np.asarray(value)
     if arr.shape != ():
         raise ValueError(f"action for agent {agent!r} has shape {arr.shape}; expected a scalar int "
@@ -54,9 +62,10 @@ class GridParallelEnv(ParallelEnv):
     :meth:`positions` and :meth:`neighbor_graph`. The dict API is a thin layer over it.
 
     Infos: ``infos[agent]["position"]`` is the agent's ``int32 (2,)`` ``(row, col)`` cell. On the
-    step that ends the episode, each agent in the returned dicts also gets ``infos[agent]["episode"]``
-    with ``score`` (the paper's score, see the scenario), ``return`` (its own undiscounted return),
-    ``length`` (steps) and ``win`` where defined.
+    step an agent terminates or is truncated, it also gets its own ``infos[agent]["episode"]`` with
+    ``return`` (its undiscounted return) and ``length`` (the steps it played), as Gymnasium's
+    ``RecordEpisodeStatistics``; on the step that ends the episode, the agents of that step also
+    get the team ``score`` (the paper's score, see the scenario) and ``win`` where defined.
 
     Args:
         scenario: the rules, already configured.
@@ -321,9 +330,11 @@ class GridParallelEnv(ParallelEnv):
             keys = list(actions)
             idx = np.fromiter((self._index[k] for k in keys), dtype=np.int64, count=len(keys))
         values = list(actions.values())
+        kinds = set(map(type, values))
         try:
             arr = np.asarray(values)
-            fast = arr.shape == (len(keys),) and arr.dtype.kind in "iu"
+            fast = (arr.shape == (len(keys),) and arr.dtype.kind in "iu"
+                    and bool not in kinds and np.bool_ not in kinds)
         except (ValueError, TypeError):
             fast = False
         if fast and arr.size:
@@ -361,24 +372,42 @@ class GridParallelEnv(ParallelEnv):
         terminations = dict(zip(agents, term.tolist())) if term.any() else dict.fromkeys(agents, False)
         truncations = dict(zip(agents, trunc.tolist())) if trunc.any() else dict.fromkeys(agents, False)
         infos = {a: {"position": p} for a, p in zip(agents, pos)}
-        if self._last_summary is not None:
-            self._attach_summary(infos, agents, live_idx)
+        self._attach_episode_info(infos, agents, live_idx, term | trunc)
         keep = self._live[live_idx]
         self.agents = list(agents) if keep.all() else list(itertools.compress(agents, keep.tolist()))
         if self.render_mode == "human":
             self.render()
         return observations, rewards, terminations, truncations, infos
 
-    def _attach_summary(self, infos: dict, agents: list[str], idx: np.ndarray) -> None:
+    def _attach_episode_info(self, infos: dict, agents: list[str], idx: np.ndarray,
+                             ended: np.ndarray) -> None:
+        """Add ``infos[agent]["episode"]`` for every agent whose episode ended on this step.
+
+        Each such agent gets its own ``return`` (float, undiscounted) and ``length`` (steps it
+        played), as Gymnasium's ``RecordEpisodeStatistics``; on the step that ends the episode,
+        the team ``score`` (and ``win`` where defined) is added for the agents of that step.
+
+        Args:
+            infos: the step's infos, keyed by the agents that acted.
+            agents: ids of the agents that acted, in row order of ``idx`` and ``ended``.
+            idx: ``int64 (len(agents),)`` rows of those agents in ``possible_agents``.
+            ended: ``bool (len(agents),)`` terminated or truncated on this step.
+        """
+        rows = np.flatnonzero(ended)
+        if rows.size == 0:
+            return
+        length = int(self._state.step)
+        returns = self._returns[idx[rows]].tolist()
         s = self._last_summary
-        for k, a in enumerate(agents):
-            i = idx[k]
-            ep = {"return": float(self._returns[i]), "length": s["length"]}
-            for key in ("score", "win"):
-                if key in s:
-                    v = s[key]
-                    ep[key] = v[i].item() if isinstance(v, np.ndarray) else v
-            infos[a]["episode"] = ep
+        team = {} if s is None else {key: s[key] for key in ("score", "win") if key in s}
+        per_agent = {key: v for key, v in team.items() if isinstance(v, np.ndarray)}
+        for k, r in zip(rows.tolist(), returns):
+            ep = {"return": r, "length": length}
+            if team:
+                ep.update(team)
+                for key, v in per_agent.items():
+                    ep[key] = v[idx[k]].item()
+            infos[agents[k]]["episode"] = ep
 
     def state(self) -> np.ndarray:
         """``float32`` global state of shape ``state_space.shape`` (see the scenario).

@@ -302,7 +302,7 @@ def sample_free_cells(rng: np.random.Generator, free: np.ndarray, n: int) -> np.
     Raises:
         ValueError: if ``free`` has fewer than ``n`` True cells.
     """
-    flat = np.flatnonzero(free.ravel())
+    flat = np.arange(free.size) if free.all() else np.flatnonzero(free.ravel())  # same values
     if flat.size < n:
         raise ValueError(f"cannot place {n} agents on {flat.size} free cells")
     pick = rng.choice(flat, size=n, replace=False) if n else flat[:0]

@@ -109,7 +109,7 @@ def parse_layout(layout: str) -> ParsedLayout:
     grid = np.array([list(r) for r in rows])
     bad = sorted(set(grid.ravel()) - set(".#Xx0123456789"))
     if bad:
-        raise ValueError(f"layout: unknown character(s) {bad}; legend is '.', '#', 'X', '0'-'9'")
+        raise ValueError(f"layout: unknown character(s) {' '.join(map(repr, map(str, bad)))}; legend is '.', '#', 'X', '0'-'9'")
     walls = grid == "#"
     pits = (grid == "X") | (grid == "x")
     digits = np.char.isdigit(grid)

@@ -9,6 +9,9 @@ PettingZoo, dicts, seeding policy or drawing; :mod:`qmarl_envs.api` adds those.
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -17,20 +20,85 @@ import numpy as np
 from qmarl_envs.core.state import GridState
 
 
-def config_from_kwargs(config_cls: type, kwargs: dict[str, Any], *, what: str):
+def _field_kinds(config_cls: type) -> dict[str, tuple[set[type], bool]]:
+    """``{field: (scalar types, None allowed)}`` for the fields annotated with ``int``, ``float``,
+    ``bool`` or ``str`` (optionally ``| None``); other annotations are left to the config itself."""
+    hints = typing.get_type_hints(config_cls)
+    out = {}
+    for f in dataclasses.fields(config_cls):
+        hint = hints.get(f.name)
+        args = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else (hint,)
+        kinds = {a for a in args if a in (int, float, bool, str)}
+        if kinds and all(a in (int, float, bool, str, type(None)) for a in args):
+            out[f.name] = (kinds, type(None) in args)
+    return out
+
+
+def check_field_types(config_cls: type, kwargs: dict[str, Any], *, what: str) -> None:
+    """Reject values of the wrong kind for a config's scalar fields, before the config is built.
+
+    The rule, from each field's annotation: an ``int`` field takes an integer (Python or NumPy),
+    never a ``bool``; a ``float`` field takes a finite real number (ints included), never a
+    ``bool``, NaN or infinity; a ``bool`` field takes a bool; a ``str`` field a string; ``None``
+    only where the annotation allows it. Ranges and cross-field rules stay in the config's own
+    ``__post_init__``.
+
+    Args:
+        config_cls: a dataclass type whose fields are annotated.
+        kwargs: user keyword arguments (defaults are not checked).
+        what: name used in the error message (the env id).
+
+    Raises:
+        ValueError: naming the field, the expected kind and the value given.
+    """
+    kinds = _field_kinds(config_cls)
+    for name, value in kwargs.items():
+        if name not in kinds:
+            continue
+        allowed, optional = kinds[name]
+        if value is None:
+            if optional:
+                continue
+            ok = False
+        elif isinstance(value, (bool, np.bool_)):
+            ok = bool in allowed
+        elif isinstance(value, (int, np.integer)):
+            ok = bool(allowed & {int, float})
+        elif isinstance(value, (float, np.floating)):
+            ok = float in allowed and math.isfinite(float(value))
+        elif isinstance(value, str):
+            ok = str in allowed
+        else:
+            ok = False
+        if not ok:
+            names = {int: "an int (not a bool)", float: "a finite number (not a bool)", bool: "a bool",
+                     str: "a string"}
+            expected = " or ".join(names[k] for k in (int, float, bool, str) if k in allowed)
+            if float in allowed:
+                expected = names[float]
+            if optional:
+                expected += " or None"
+            raise ValueError(f"{what}: {name}: expected {expected}, got {value!r}")
+
+
+def config_from_kwargs(config_cls: type, kwargs: dict[str, Any], *, what: str,
+                       check_types: bool = False):
     """Build a frozen config dataclass from keyword arguments, rejecting unknown names.
 
     Args:
         config_cls: a dataclass type.
         kwargs: user keyword arguments.
         what: name used in the error message (the env id or scenario name).
+        check_types: also apply :func:`check_field_types` (every scenario config does, through
+            :func:`qmarl_envs.make`).
 
     Returns:
         an instance of ``config_cls``.
 
     Raises:
         ValueError: if a keyword is not a field of ``config_cls`` (the message lists the allowed
-            names), or if the config's own validation rejects a value.
+            names), if ``check_types`` and a value has the wrong kind (the message names the
+            field), or if the config's own validation rejects a value.
     """
     allowed = [f.name for f in dataclasses.fields(config_cls) if f.init]
     unknown = sorted(set(kwargs) - set(allowed))
@@ -38,6 +106,8 @@ def config_from_kwargs(config_cls: type, kwargs: dict[str, Any], *, what: str):
         raise ValueError(
             f"{what}: unknown keyword argument(s) {unknown}; allowed: {sorted(allowed)}"
         )
+    if check_types:
+        check_field_types(config_cls, kwargs, what=what)
     return config_cls(**kwargs)
 
 

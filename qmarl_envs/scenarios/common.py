@@ -118,6 +118,12 @@ def spaced_cells(rng: np.random.Generator, free: np.ndarray, n: int, spacing: in
     ``restarts`` restarts the spacing is lowered by one (spacing 1 is plain distinct sampling), so
     a crowded map still gets a start, as spread as the attempts found.
 
+    Cost: after the first round only the redrawn cells are checked (they lie outside every kept
+    cell's diamond, so a conflict can only be between two redrawn cells, and kept cells stay
+    kept), and the exclusion map grows by the newly kept cells only. The draws are the same as
+    checking every cell each round (same generator calls, same results), about 5x faster at
+    10,000 agents.
+
     Args:
         rng: the env's generator.
         free: ``bool (H, W)`` cells a body may start on.
@@ -135,32 +141,48 @@ def spaced_cells(rng: np.random.Generator, free: np.ndarray, n: int, spacing: in
     if int(free.sum()) < n:
         raise ValueError(f"cannot place {n} bodies on {int(free.sum())} free cells")
     for s in range(max(int(spacing), 1), 1, -1):
-        r = s - 1
+        g, offs, offs0 = _spacing_geometry(h, w, s - 1)
+        free_p = g.pad_layer(free, False, bool)
+        owner = np.full(g.size, n, dtype=np.int32)
+        for _ in range(restarts):
+            cells = g.flat(kernels.sample_free_cells(rng, free, n))
+            idx = np.arange(n, dtype=np.int32)          # cells that may conflict (all at first)
+            blocked = ~free_p
+            for _ in range(rounds):
+                sub = cells[idx]
+                owner[sub] = idx
+                near = owner.take(offs[:, None] + sub[None, :]).min(axis=0)
+                owner[sub] = n
+                bad = near < idx
+                if not bad.any():
+                    return g.positions(cells), s
+                blocked[(offs0[:, None] + sub[~bad][None, :]).ravel()] = True
+                allowed = np.flatnonzero(~blocked)
+                idx = idx[bad]
+                if allowed.size < idx.size:
+                    break
+                cells[idx] = rng.choice(allowed, size=idx.size, replace=False)
+    return kernels.sample_free_cells(rng, free, n), 1
+
+
+_SPACING_CACHE: dict[tuple[int, int, int], tuple] = {}
+
+
+def _spacing_geometry(h: int, w: int, r: int) -> tuple["FlatGrid", np.ndarray, np.ndarray]:
+    """Cached ``(grid padded by r, int64 offsets of the radius-r diamond without its centre, the
+    same with the centre)`` for :func:`spaced_cells`."""
+    key = (h, w, r)
+    hit = _SPACING_CACHE.get(key)
+    if hit is None:
         d = np.arange(-r, r + 1)
         rr, cc = np.meshgrid(d, d, indexing="ij")
         ring = (np.abs(rr) + np.abs(cc) <= r) & ((rr != 0) | (cc != 0))
         g = FlatGrid((h, w), pad=r)
         offs = (rr[ring] * g.wp + cc[ring]).astype(np.int64)
-        free_p = g.pad_layer(free, False, bool)
-        for _ in range(restarts):
-            cells = g.flat(kernels.sample_free_cells(rng, free, n))
-            for _ in range(rounds):
-                owner = np.full(g.size, n, dtype=np.int64)
-                owner[cells] = np.arange(n)
-                near = owner[cells[:, None] + offs[None, :]].min(axis=1)
-                bad = near < np.arange(n)
-                if not bad.any():
-                    return g.positions(cells), s
-                kept = cells[~bad]
-                blocked = ~free_p.copy()
-                blocked[(kept[:, None] + np.append(offs, 0)[None, :]).ravel()] = True
-                allowed = np.flatnonzero(~blocked)
-                m = int(bad.sum())
-                if allowed.size < m:
-                    break
-                cells = cells.copy()
-                cells[bad] = rng.choice(allowed, size=m, replace=False)
-    return kernels.sample_free_cells(rng, free, n), 1
+        if len(_SPACING_CACHE) > 16:
+            _SPACING_CACHE.clear()
+        hit = _SPACING_CACHE[key] = (g, offs, np.append(offs, 0))
+    return hit
 
 
 # ---------------------------------------------------------------------------- geometry
@@ -279,22 +301,62 @@ class WindowTable:
     Dynamic channels are kept sparse: :meth:`set_counts` zeroes exactly the cells it wrote last
     time, then writes the new ones, so the table stays correct whichever state it is fed.
 
+    Static channels are kept sparse too: :meth:`set_static` (used by the constructor and by a
+    scenario's reset through ``reuse``) writes only the non-zero cells of the layers, after
+    zeroing those of the previous episode, so a reset costs O(non-zero cells), not O(map).
+
     Args:
         grid: the geometry.
-        static_layers: ``(H, W)`` arrays (bool or numeric), one per static channel.
+        static_layers: one per static channel: an ``(H, W)`` array (bool or numeric) or a sparse
+            ``(cells, values)`` pair (see :meth:`set_static`).
         dynamic: number of count channels after them.
+        reuse: optional table of an earlier episode with the same grid and channel counts; its
+            buffer is taken over (and that table must not be used again).
     """
 
-    def __init__(self, grid: FlatGrid, static_layers: list[np.ndarray], dynamic: int):
+    def __init__(self, grid: FlatGrid, static_layers: list[np.ndarray], dynamic: int,
+                 reuse: "WindowTable | None" = None):
         self.grid = grid
         self.static = len(static_layers)
         self.channels = self.static + dynamic
-        t = np.zeros((grid.size, self.channels), dtype=np.float32)
-        for c, layer in enumerate(static_layers):
-            t[:, c] = grid.pad_layer(np.asarray(layer, dtype=np.float32), kernels.OFF_MAP)
-        t[grid.border, :] = kernels.OFF_MAP
-        self.table = t
-        self._written = np.zeros(0, dtype=np.int64)
+        if (reuse is not None and reuse.table is not None and reuse.grid is grid
+                and reuse.static == self.static
+                and reuse.channels == self.channels):
+            self.table = reuse.table
+            self._written = reuse._written
+            self._static_cells = reuse._static_cells
+            reuse.table = None  # the old table is spent
+        else:
+            t = np.zeros((grid.size, self.channels), dtype=np.float32)
+            t[grid.border, :] = kernels.OFF_MAP
+            self.table = t
+            self._written = np.zeros(0, dtype=np.int64)
+            self._static_cells = [np.zeros(0, dtype=np.int64)] * self.static
+        self.set_static(static_layers)
+
+    def set_static(self, layers: list) -> None:
+        """Write the static channels (only their non-zero cells).
+
+        Args:
+            layers: per static channel, an ``(H, W)`` layer, or a sparse pair ``(cells, values)``
+                of ``int64 (K,)`` padded flat cells and their ``(K,)`` values (what a scenario's
+                reset already knows; saves scanning the map).
+        """
+        t = self.table
+        w = self.grid.shape[1]
+        for c, layer in enumerate(layers):
+            col = t[:, c]
+            col[self._static_cells[c]] = 0.0
+            if isinstance(layer, tuple):
+                cells, vals = layer
+            else:
+                flat_vals = np.asarray(layer, dtype=np.float32).ravel()
+                nz = np.flatnonzero(flat_vals)
+                cells = (nz // w + self.grid.pad) * self.grid.wp + (nz % w + self.grid.pad)
+                vals = flat_vals[nz]
+            col[cells] = vals
+            self._static_cells[c] = cells
+        self._memo = None
 
     def set_counts(self, cells: np.ndarray, counts: list[np.ndarray]) -> None:
         """Write the dynamic channels.

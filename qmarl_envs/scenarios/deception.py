@@ -134,15 +134,19 @@ class _Static:
     """Per-episode layers derived from the landmark map (rebuilt when ``state.landmarks`` or
     ``state.target`` changes)."""
 
-    def __init__(self, grid: common.FlatGrid, landmarks: np.ndarray, target: int):
+    def __init__(self, grid: common.FlatGrid, landmarks: np.ndarray, target: int,
+                 reuse: "_Static | None" = None, lm_cells: np.ndarray | None = None):
         self.landmarks_ref = landmarks
         self.target = target
-        is_lm = landmarks >= 0
-        self.table = common.WindowTable(grid, [is_lm, landmarks == target], dynamic=2)
-        lm_cells = np.argwhere(is_lm)
+        if lm_cells is None:  # (K, 2) landmark cells in row-major order (reset passes them)
+            lm_cells = np.argwhere(landmarks >= 0)
         self.lm_flat = grid.flat(lm_cells)
         self.lm_pos = lm_cells.astype(np.int64)
-        tgt = np.argwhere(landmarks == target)
+        is_target = landmarks[lm_cells[:, 0], lm_cells[:, 1]] == target
+        self.table = common.WindowTable(
+            grid, [(self.lm_flat, np.float32(1.0)), (self.lm_flat[is_target], np.float32(1.0))],
+            dynamic=2, reuse=None if reuse is None else reuse.table)
+        tgt = lm_cells[is_target]
         self.target_pos = tgt[0].astype(np.int64) if len(tgt) else np.array([-1, -1])
         watch = (_WATCH_OFFSETS[:, 0] * grid.wp + _WATCH_OFFSETS[:, 1]).astype(np.int64)
         self.watch_cells = self.lm_flat[:, None] + watch[None, :]     # (K, 25) 5x5 around each landmark
@@ -204,7 +208,9 @@ class Deception(Scenario):
                           alive=np.ones(n + 1, dtype=bool), team=self.team.copy(),
                           hp=np.ones(n + 1, dtype=np.int16), landmarks=landmarks,
                           target=int(rng.integers(k)))
-        self._static = _Static(self.grid, landmarks, state.target)
+        lm = cells[:k]
+        lm = lm[np.argsort(lm[:, 0].astype(np.int64) * self.shape[1] + lm[:, 1])]  # row-major
+        self._static = _Static(self.grid, landmarks, state.target, reuse=self._static, lm_cells=lm)
         return state
 
     def step(self, state, actions, rng, live):

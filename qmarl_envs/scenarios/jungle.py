@@ -157,18 +157,22 @@ _PLUS_COUNT = common.window_weights(2, 1, common.PLUS_CELLS)
 class _Static:
     """Per-episode layers derived from the food map (rebuilt when ``state.food`` is a new array)."""
 
-    def __init__(self, grid: common.FlatGrid, food: np.ndarray):
+    def __init__(self, grid: common.FlatGrid, food: np.ndarray, reuse: "_Static | None" = None,
+                 food_flat: np.ndarray | None = None):
         self.food_ref = food
         g = grid
-        self.blocked = g.pad_layer(food, True, bool)
-        food_p = g.pad_layer(food, False, bool)
-        near = np.zeros(g.size, dtype=bool)
-        for d in g.offs_plus[1:]:
-            near |= np.roll(food_p, -d)
+        if food_flat is None:  # padded flat cells of the food (reset passes the ones it drew)
+            food_flat = g.flat(np.argwhere(food))
+        self.blocked = ~g.inside
+        self.blocked[food_flat] = True
         # cells where an agent may stand and a food cell is 4-adjacent
-        self.feeding = near & ~self.blocked
-        self.feeding_cells = np.flatnonzero(self.feeding)
-        self.table = common.WindowTable(grid, [food], dynamic=1)
+        feeding = np.zeros(g.size, dtype=bool)
+        feeding[(food_flat[:, None] + g.offs_plus[None, 1:]).ravel()] = True
+        feeding &= ~self.blocked
+        self.feeding = feeding
+        self.feeding_cells = np.flatnonzero(feeding)
+        self.table = common.WindowTable(grid, [(food_flat, np.float32(1.0))], dynamic=1,
+                                        reuse=None if reuse is None else reuse.table)
 
 
 class Jungle(Scenario):
@@ -225,7 +229,7 @@ class Jungle(Scenario):
             team=np.zeros(n, dtype=np.int8), hp=np.full(n, self.config.hp, dtype=np.int16),
             food=food,
         )
-        self._static = _Static(self.grid, food)
+        self._static = _Static(self.grid, food, reuse=self._static, food_flat=self.grid.flat(cells))
         return state
 
     def step(self, state, actions, rng, live):
