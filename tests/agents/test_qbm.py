@@ -1,0 +1,176 @@
+"""QBM agent: samplers against exact enumeration, config errors, TD rule, target net, checkpoints."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from qmarl_agents.qbm.agent import QBMAgent, make_qbm
+from qmarl_agents.qbm.config import QBMConfig, make_config
+from qmarl_agents.qbm.model import coupling_mask, entropy_term
+from qmarl_agents.qbm.samplers import DimodSampler, GibbsSampler, effective_energy, w_plus
+
+LAYERS, H, R, BETA = (2, 1), 3, 2, 2.0
+
+
+def _tiny_model(seed=0):
+    rng = np.random.default_rng(seed)
+    w = np.triu(rng.uniform(-1, 1, (H, H)) * coupling_mask(LAYERS), 1)
+    J = (w + w.T)[None].astype(np.float32)
+    b = rng.uniform(-1, 1, (1, H)).astype(np.float32)
+    return b, J
+
+
+def _exact(b, J, wp):
+    confs = np.array(list(itertools.product([-1, 1], repeat=R * H)), np.float32).reshape(1, -1, R, H)
+    E = effective_energy(confs, b, J, wp)[0]
+    p = np.exp(-BETA * (E - E.min()))
+    Z = p.sum()
+    p /= Z
+    F = E.min() - np.log(Z) / BETA
+    return (p[:, None] * confs[0].reshape(-1, R * H)).sum(0), (p * E).sum(), F
+
+
+@pytest.mark.parametrize("kind", ["gibbs", "dimod"])
+def test_sampler_matches_exact_boltzmann(kind):
+    """Spin marginals, <H_eff> and F = <H_eff> + (1/beta) sum P ln P at the model's beta.
+
+    Tolerance: 20,000 reads give a standard error <= 0.007 per marginal; we allow 0.03 (4 sigma plus
+    schedule bias) and 0.03 on energies of order 4.
+    """
+    b, J = _tiny_model()
+    wp = w_plus(BETA, 0.5, R)
+    reads, sweeps = (20000, 30) if kind == "gibbs" else (5000, 60)
+    cls = GibbsSampler if kind == "gibbs" else DimodSampler
+    h = cls(LAYERS, R, reads, sweeps, 0.1, BETA, wp).sample(b, J, np.random.default_rng(1))
+    mh, e_mean, F = _exact(b, J, wp)
+    assert h.shape == (1, reads, R, H)
+    np.testing.assert_allclose(h.reshape(reads, -1).mean(0), mh, atol=0.03)
+    e = effective_energy(h, b, J, wp)[0].mean()
+    assert abs(e - e_mean) < 0.03
+    assert abs(e + entropy_term(h)[0] / BETA - F) < 0.03
+
+
+def test_gibbs_agrees_with_reference():
+    b, J = _tiny_model(3)
+    wp = w_plus(BETA, 0.5, R)
+    g = GibbsSampler(LAYERS, R, 10000, 30, 0.1, BETA, wp).sample(b, J, np.random.default_rng(0))
+    d = DimodSampler(LAYERS, R, 4000, 60, 0.1, BETA, wp).sample(b, J, np.random.default_rng(0))
+    np.testing.assert_allclose(g.reshape(len(g[0]), -1).mean(0), d.reshape(len(d[0]), -1).mean(0), atol=0.05)
+
+
+def test_w_plus_and_entropy():
+    assert w_plus(2.0, 0.5, 4) == pytest.approx(np.log(1 / np.tanh(0.25)) / 4)
+    assert w_plus(2.0, 0.5, 4, "10") == pytest.approx(w_plus(2.0, 0.5, 4) / np.log(10))
+    h = np.ones((1, 4, 1, 2), np.float32)
+    assert entropy_term(h)[0] == pytest.approx(0.0)
+    h[0, :, 0, 0] = [1, -1, 1, -1]
+    assert entropy_term(h)[0] == pytest.approx(np.log(0.5))
+
+
+@pytest.mark.parametrize("field,value", [("replicas", 0), ("reads", 0), ("gamma_field", 0.0), ("beta", -1.0),
+                                         ("sweeps", 0), ("log_base", "2"), ("sampler", "x"),
+                                         ("hidden_layers", ())])
+def test_config_errors_name_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        QBMConfig(**{field: value})
+
+
+def test_unknown_key_and_preset():
+    with pytest.raises(ValueError, match="allowed"):
+        make_config(bogus=1)
+    f = make_config("faithful")
+    assert f.replicas == 1 and f.log_base == "10" and f.entropy_sign == -1 and f.target_alias
+    assert not f.terminal_mask and f.obs_encoding == "signed" and f.freeze_eps_others
+
+
+def _agent(**kw):
+    return make_qbm("qmarl/BallCollection-3x3-v0", 0, reads=4, sweeps=4, replicas=2, **kw)
+
+
+def test_target_is_a_real_copy():
+    a = _agent()
+    assert a.target is not a.online
+    np.testing.assert_array_equal(a.target.W_vh, a.online.W_vh)
+    a.online.W_vh[0, 0, 0] += 1.0
+    assert a.target.W_vh[0, 0, 0] != a.online.W_vh[0, 0, 0]
+    a.target.copy_weights_from(a.online)
+    assert a.target.W_vh is not a.online.W_vh
+    np.testing.assert_array_equal(a.target.W_vh, a.online.W_vh)
+
+
+def test_td_update_moves_q_towards_target():
+    a = _agent(learning_rate=0.05)
+    obs = a.env.reset_arrays(0)
+    o = a._map_obs(obs)
+    act = np.array([1])
+    vis = a.online.visible(o, act)
+    rng = np.random.default_rng(0)
+    q0 = np.mean([a.online.evaluate(vis, None, np.random.default_rng(s))[0][0] for s in range(40)])
+    for sign in (+1, -1):
+        b = _agent(learning_rate=0.05)
+        q, mh, mhh = b.online.evaluate(vis, None, rng)
+        b.online.td_update(vis, None, np.array([sign * 1.0]), mh, mhh, 0.002, 1.0)
+        q1 = np.mean([b.online.evaluate(vis, None, np.random.default_rng(s))[0][0] for s in range(40)])
+        assert np.sign(q1 - q0) == sign
+
+
+def test_terminal_mask():
+    obs = np.zeros((1, 18), np.float32)
+    for mask, expect_zero in ((True, True), (False, False)):
+        a = _agent(terminal_mask=mask)
+        seen = {}
+        orig = a.online.td_update
+        a.online.td_update = lambda vis, m, delta, *r: seen.setdefault("delta", delta)
+        q = a.online.evaluate(a.online.visible(a._map_obs(obs.reshape(1, 3, 3, 2)), np.array([0])), None,
+                              np.random.default_rng(0))[0]
+        a.rng_sample = np.random.default_rng(0)
+        a._update(np.zeros(1, np.int64), obs, np.array([0]), np.array([0.0], np.float32), obs, np.array([True]), 1)
+        a.online.td_update = orig
+        if expect_zero:   # delta = r - Q(s,a): no bootstrap through the terminal transition
+            assert seen["delta"][0] == pytest.approx(-q[0], abs=0.5)
+        else:
+            assert seen["delta"][0] != pytest.approx(-q[0], abs=1e-9)
+
+
+def test_save_load_round_trip(tmp_path):
+    from qmarl_agents.registry import load_agent
+
+    a = _agent()
+    a.learn(60)
+    a.save(str(tmp_path / "ck"))
+    b = load_agent(tmp_path / "ck")
+    assert isinstance(b, QBMAgent) and b.agent_steps == a.agent_steps
+    np.testing.assert_array_equal(b.online.W_hh, a.online.W_hh)
+    np.testing.assert_array_equal(b.buffer.obs, a.buffer.obs)
+    obs = a.env.reset_arrays(1)
+    a.reset(5)
+    b.reset(5)
+    np.testing.assert_array_equal(a.act_batch(obs), b.act_batch(obs))
+
+
+def test_act_on_multi_agent_env_and_independent_learners():
+    import qmarl_envs
+
+    env = qmarl_envs.make("qmarl/BallCollection-5x3-2Agents-v0")
+    observations, _ = env.reset(seed=0)
+    for sharing in (True, False):
+        a = make_qbm("qmarl/BallCollection-5x3-2Agents-v0", 0, reads=4, sweeps=4, parameter_sharing=sharing)
+        acts = a.act(observations)
+        assert set(acts) == set(observations) and all(0 <= v < 5 for v in acts.values())
+        assert a.online.W_vh.shape[0] == (1 if sharing else 2)
+        a.learn(40)
+        assert a.agent_steps >= 40
+
+
+def test_short_qmarl_train_run(tmp_path):
+    from qmarl_agents.train import train
+
+    res = train("qbm", "qmarl/BallCollection-3x3-v0", agent_steps=300, seed=0, out=tmp_path / "run",
+                progress=False, tensorboard=False, protocol=None,
+                config={"reads": 4, "sweeps": 4, "replicas": 2, "warmup": 20})
+    assert res.agent_steps >= 300
+    assert (tmp_path / "run" / "episodes.csv").is_file()
+    res2 = train("qbm", "qmarl/BallCollection-3x3-v0", agent_steps=400, seed=0, out=tmp_path / "run",
+                 progress=False, tensorboard=False, protocol=None, resume=True)
+    assert res2.agent_steps >= 400
