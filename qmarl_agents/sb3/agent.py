@@ -16,7 +16,6 @@ torch's global RNGs at construction, as it always does); our buffers, DQN explor
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 import warnings
@@ -30,29 +29,12 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import KVWriter, Logger
 from stable_baselines3.common.utils import obs_as_tensor
 
+from qmarl_agents.torch_utils import (load_optimizer_arrays, load_state_dict_arrays, optimizer_to_arrays,
+                                      torch_threads)
 from qmarl_agents.base import NUM_ACTIONS, STAY, Agent, BatchPolicy, TrainingCallback, check_batch, check_budget
 
 ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "elu", "leaky_relu")
 """Activation names a checkpoint may use (mapped to ``torch.nn`` classes by a fixed table)."""
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None):
-    """Run a block with ``n`` torch intra-op threads, restoring the previous number afterwards.
-
-    Small MLPs train fastest on one thread: with more, OpenMP workers spin-wait against the env's
-    NumPy thread (measured: a 64-unit linear layer on a 4-row batch took 9.5 us on 1 thread and
-    0.74 ms on 2 on a busy 2-core machine). ``None`` leaves the setting alone.
-    """
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _activation(name: str):
@@ -316,30 +298,6 @@ def _build_module(algo: str, cfg: SB3CommonConfig, obs_space, n_actions: int):
     return ActorCriticPolicy(obs_space, act_space, lambda _: 0.0, **kwargs)
 
 
-def _check_arch(module, arrays: dict[str, np.ndarray], where: str) -> dict[str, Any]:
-    """Compare a module's state_dict with stored arrays; returns torch tensors to load.
-
-    Raises:
-        ValueError: listing missing, unexpected or mis-shaped tensors.
-    """
-    want = {k: tuple(v.shape) for k, v in module.state_dict().items()}
-    have = {k[len("policy/"):]: v for k, v in arrays.items() if k.startswith("policy/")}
-    missing = sorted(set(want) - set(have))
-    extra = sorted(set(have) - set(want))
-    shaped = sorted(k for k in set(want) & set(have) if tuple(have[k].shape) != want[k])
-    if missing or extra or shaped:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing[:3]}")
-        if extra:
-            parts.append(f"unexpected {extra[:3]}")
-        if shaped:
-            k = shaped[0]
-            parts.append(f"{k} has shape {tuple(have[k].shape)}, the config's architecture needs {want[k]}")
-        raise ValueError(f"{where}: weights do not match the architecture in config.json: " + "; ".join(parts))
-    return {k: torch.from_numpy(np.array(v)) for k, v in have.items()}
-
-
 def load_sb3_policy(config: dict[str, Any], arrays: dict[str, np.ndarray], env=None) -> SB3Policy:
     """Rebuild an SB3 policy from a checkpoint (registry loader of ``ppo``, ``a2c``, ``dqn``).
 
@@ -365,7 +323,7 @@ def load_sb3_policy(config: dict[str, Any], arrays: dict[str, np.ndarray], env=N
             raise ValueError(f"checkpoint expects observations of shape {obs_space.shape}, env "
                              f"{getattr(base, 'env_id', '?')} gives {shape}")
     module = _build_module(algo, cfg, obs_space, n_actions)
-    module.load_state_dict(_check_arch(module, arrays, f"{algo} checkpoint"))
+    load_state_dict_arrays(module, arrays, "policy/", where=f"{algo} checkpoint")
     module.set_training_mode(False)
     eps = getattr(cfg, "exploration_final_eps", 0.05)
     return SB3Policy(module, algo, config["env_id"], obs_space.shape, seed=config.get("seed"), epsilon=eps,
@@ -509,7 +467,7 @@ class SB3Agent(Agent):
         from qmarl_agents.checkpoint import save_checkpoint
 
         arrays = {f"policy/{k}": v.detach().cpu().numpy() for k, v in self.model.policy.state_dict().items()}
-        opt_arrays, groups = _optimizer_state(self.model.policy.optimizer)
+        opt_arrays, groups = optimizer_to_arrays(self.model.policy.optimizer)
         arrays.update(opt_arrays)
         cfg = self.checkpoint_config()
         cfg["resume"] = {"num_timesteps": int(self.model.num_timesteps), "n_updates": int(self.model._n_updates),
@@ -532,10 +490,10 @@ class SB3Agent(Agent):
         cfg = _config_from(algo, config.get("algo_config", {}))
         agent = cls(algo, config["env_id"], config.get("seed"), cfg, config.get("env_kwargs"))
         module = agent.model.policy
-        module.load_state_dict(_check_arch(module, arrays, f"{algo} checkpoint"))
+        load_state_dict_arrays(module, arrays, "policy/", where=f"{algo} checkpoint")
         resume = config.get("resume") or {}
         if resume.get("optimizer_param_groups"):
-            _load_optimizer_state(module.optimizer, arrays, resume["optimizer_param_groups"])
+            load_optimizer_arrays(module.optimizer, arrays, resume["optimizer_param_groups"])
         agent.model.num_timesteps = int(resume.get("num_timesteps", config.get("agent_steps", 0)))
         agent.model._n_updates = int(resume.get("n_updates", 0))
         if algo == "dqn":
@@ -549,36 +507,6 @@ class SB3Agent(Agent):
         """Name, env id and hyperparameters."""
         return {"agent": self.name, "env_id": self.env_id, "seed": self.seed,
                 "algo_config": dataclasses.asdict(self.config), "env_kwargs": self.env_kwargs}
-
-
-def _optimizer_state(opt) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
-    sd = opt.state_dict()
-    arrays = {}
-    for idx, st in sd["state"].items():
-        for name, t in st.items():
-            arrays[f"optim/{idx}/{name}"] = np.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t)
-    groups = []
-    for g in sd["param_groups"]:
-        groups.append({k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()
-                       if v is None or isinstance(v, (int, float, bool, list, tuple))})
-    return arrays, groups
-
-
-def _load_optimizer_state(opt, arrays: dict[str, np.ndarray], groups: list[dict[str, Any]]) -> None:
-    state: dict[int, dict[str, Any]] = {}
-    for key, v in arrays.items():
-        if key.startswith("optim/"):
-            _, idx, name = key.split("/", 2)
-            state.setdefault(int(idx), {})[name] = torch.from_numpy(np.array(v))
-    current = opt.state_dict()["param_groups"]
-    if len(current) != len(groups):
-        raise ValueError("checkpoint: optimiser parameter groups do not match the architecture")
-    merged = [{**cur, **{k: (tuple(v) if k == "betas" else v) for k, v in g.items() if k != "params"}}
-              for cur, g in zip(current, groups)]
-    try:
-        opt.load_state_dict({"state": state, "param_groups": merged})
-    except (ValueError, KeyError, RuntimeError) as e:
-        raise ValueError(f"checkpoint: optimiser state does not match the architecture ({e})") from None
 
 
 # ---------------------------------------------------------------------------------------- SB3 glue

@@ -29,6 +29,9 @@ contain transitions whose input observation belonged to a live agent). Their val
 into live transitions either, because an agent's own end has ``done=True``, which cuts GAE there.
 When every agent of a copy has ended, the copy auto-resets and all its slots restart together.
 
+Stepping is :meth:`qmarl_agents.rollout.RolloutCollector.step` (the project's one stepping loop);
+this class only translates its results into SB3's ``(obs, rewards, dones, infos)``.
+
 Seeding: :meth:`seed` (called by ``PPO(..., seed=s)``) makes copy ``k`` reset with seed ``s + k`` at
 the next :meth:`reset`; later episodes continue each copy's own generator, so the same seed gives
 the same trajectories in a new process.
@@ -69,33 +72,46 @@ class AgentVecEnv(VecEnv):
 
     def __init__(self, env_id: str, n_envs: int = 1, env_kwargs: dict[str, Any] | None = None,
                  reward_scale: float = 1.0, seed: int | None = None):
-        import qmarl_envs
+        from qmarl_agents.rollout import RolloutCollector
 
-        if isinstance(n_envs, bool) or not isinstance(n_envs, (int, np.integer)) or n_envs < 1:
-            raise ValueError(f"n_envs: expected a positive int, got {n_envs!r}")
         if not np.isfinite(reward_scale) or reward_scale <= 0:
             raise ValueError(f"reward_scale: expected a positive float, got {reward_scale!r}")
+        self.collector = RolloutCollector(env_id, n_envs, env_kwargs=env_kwargs)
         self.env_id = env_id
-        self.env_kwargs = dict(env_kwargs or {})
-        self.envs = [qmarl_envs.make(env_id, **self.env_kwargs).unwrapped for _ in range(int(n_envs))]
-        first = self.envs[0]
-        agents = first.possible_agents
-        obs_space, act_space = first.observation_space(agents[0]), first.action_space(agents[0])
-        for a in agents[1:]:
-            if first.observation_space(a) != obs_space or first.action_space(a) != act_space:
-                raise ValueError(f"{env_id}: agent {a!r} has other spaces than {agents[0]!r}; one shared "
-                                 "policy needs identical observation and action spaces")
-        self.agents_per_env = len(agents)
+        self.env_kwargs = self.collector.env_kwargs
+        self.envs = self.collector.envs
+        self.agents_per_env = self.collector.agents_per_env
         self.reward_scale = float(reward_scale)
-        super().__init__(len(self.envs) * self.agents_per_env, obs_space, act_space)
-        self._env_seeds: list[int | None] = [None] * len(self.envs)
+        super().__init__(self.collector.num_rows, self.collector.observation_space, self.collector.action_space)
+        self._seed: int | None = None
         self._actions: np.ndarray | None = None
-        self.live = np.zeros(self.num_envs, dtype=bool)
         self.step_valid = np.ones(self.num_envs, dtype=bool)
-        self.live_agent_steps = 0
         self._summaries: list[dict[str, Any]] = []
         if seed is not None:
             self.seed(seed)
+
+    @property
+    def live(self) -> np.ndarray:
+        """``bool (num_envs,)``: whether each slot's current observation belongs to a live agent."""
+        return self.collector.alive
+
+    @property
+    def live_agent_steps(self) -> int:
+        """Real (valid) transitions produced so far (live agent-steps)."""
+        return self.collector.live_agent_steps
+
+    @live_agent_steps.setter
+    def live_agent_steps(self, value: int) -> None:  # restored on resume
+        self.collector.live_agent_steps = int(value)
+
+    @property
+    def agent_steps(self) -> int:
+        """Agent-steps (slots, dead ones included) stepped so far."""
+        return self.collector.agent_steps
+
+    @agent_steps.setter
+    def agent_steps(self, value: int) -> None:
+        self.collector.agent_steps = int(value)
 
     # ----------------------------------------------------------------- seeding / reset
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
@@ -114,8 +130,8 @@ class AgentVecEnv(VecEnv):
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed: expected None or a non-negative int, got {seed!r}")
-        self._env_seeds = [int(seed) + k for k in range(len(self.envs))]
-        return [s for s in self._env_seeds for _ in range(self.agents_per_env)]
+        self._seed = int(seed)
+        return [int(seed) + k for k in range(len(self.envs)) for _ in range(self.agents_per_env)]
 
     def reset(self) -> np.ndarray:
         """Reset every copy (with the seeds from :meth:`seed`, if any; then they are used up).
@@ -123,13 +139,12 @@ class AgentVecEnv(VecEnv):
         Returns:
             ``float32 (num_envs, *obs_shape)`` observations.
         """
-        obs = [env.reset_arrays(s) for env, s in zip(self.envs, self._env_seeds)]
-        self._env_seeds = [None] * len(self.envs)
+        obs = self.collector.reset(self._seed)
+        self._seed = None
         self._reset_seeds()
-        self.live[:] = True
         self.step_valid[:] = True
         self._summaries.clear()
-        return np.concatenate(obs).astype(np.float32, copy=False)
+        return obs.copy()
 
     # ----------------------------------------------------------------- stepping
     def step_async(self, actions: np.ndarray) -> None:
@@ -164,43 +179,17 @@ class AgentVecEnv(VecEnv):
         if self._actions is None:
             raise RuntimeError("step_wait() called without step_async(actions)")
         actions, self._actions = self._actions, None
-        n = self.agents_per_env
-        rewards = np.zeros(self.num_envs, dtype=np.float32)
-        dones = np.zeros(self.num_envs, dtype=bool)
+        res = self.collector.step(actions)
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-        valid_in = self.live.copy()
-        out = []
-        for k, env in enumerate(self.envs):
-            lo = k * n
-            live_before = self.live[lo:lo + n]
-            obs, r, term, trunc = env.step_arrays(actions[lo:lo + n])
-            ended = live_before & (term | trunc)
-            rewards[lo:lo + n] = r * self.reward_scale
-            dones[lo:lo + n] = ended
-            if ended.any():
-                returns = env.returns()
-                length = int(env.grid_state.step)
-                for i in np.flatnonzero(ended).tolist():
-                    info = infos[lo + i]
-                    info["terminal_observation"] = obs[i].copy()
-                    if trunc[i] and not term[i]:
-                        info["TimeLimit.truncated"] = True
-                    info["episode"] = {"r": float(returns[i]), "l": length}
-            live_after = live_before & ~ended
-            if not live_after.any():
-                summary = env.episode_summary() or {}
-                self._summaries.append(_scalar_summary(summary))
-                obs = env.reset_arrays(self._env_seeds[k])
-                self._env_seeds[k] = None
-                live_after = np.ones(n, dtype=bool)
-            elif not live_after.all():
-                obs = np.where(live_after.reshape((n,) + (1,) * (obs.ndim - 1)), obs, 0.0)
-            self.live[lo:lo + n] = live_after
-            out.append(obs)
-        self.step_valid = valid_in
-        self.live_agent_steps += int(valid_in.sum())
-        obs = out[0] if len(out) == 1 else np.concatenate(out)
-        return obs.astype(np.float32, copy=True), rewards, dones, infos
+        for j, i in enumerate(res.ended_rows.tolist()):  # only ended agents, not every slot
+            info = infos[i]
+            info["terminal_observation"] = res.ended_obs[j]
+            if res.truncated[i]:
+                info["TimeLimit.truncated"] = True
+            info["episode"] = {"r": float(res.ended_returns[j]), "l": int(res.ended_length[j])}
+        self._summaries.extend(res.episodes)
+        self.step_valid = res.alive
+        return res.obs.copy(), res.rewards * np.float32(self.reward_scale), res.terminated | res.truncated, infos
 
     def pop_episode_summaries(self) -> list[dict[str, Any]]:
         """Summaries (``score``, ``length``, ``win`` ...) of the env episodes finished since the last
@@ -247,13 +236,3 @@ class AgentVecEnv(VecEnv):
         for env in self.envs:
             env.close()
 
-
-def _scalar_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in summary.items():
-        if isinstance(v, np.ndarray):
-            v = float(v.mean()) if v.size else 0.0
-        elif isinstance(v, (np.generic,)):
-            v = v.item()
-        out[k] = v
-    return out
