@@ -36,31 +36,63 @@ from qmarl_agents.quantum_train.policy import QTModel, target_net
 NAME = "quantum-train"
 
 
-class _LocalDist:
-    """Single-process stand-in for :mod:`qmarl_agents.distributed` (used only if it is missing)."""
+class _TorchDist:
+    """Stand-in for the toolkit's :mod:`qmarl_agents.distributed` while it is missing: the same
+    calls on ``torch.distributed`` when a process group is initialised, no-ops otherwise."""
 
     @staticmethod
-    def world_size() -> int:
-        return 1
+    def _on() -> bool:
+        import torch.distributed as td
 
-    @staticmethod
-    def rank() -> int:
-        return 0
+        return td.is_available() and td.is_initialized()
+
+    @classmethod
+    def world_size(cls) -> int:
+        import torch.distributed as td
+
+        return td.get_world_size() if cls._on() else 1
+
+    @classmethod
+    def rank(cls) -> int:
+        import torch.distributed as td
+
+        return td.get_rank() if cls._on() else 0
 
     @staticmethod
     def rank_seed(seed, rank):
         return seed if seed is None else int(seed) + 1000 * int(rank)
 
-    @staticmethod
-    def allreduce_gradients(module) -> None:
-        return None
+    @classmethod
+    def allreduce_gradients(cls, module) -> None:
+        import torch.distributed as td
 
-    @staticmethod
-    def broadcast_parameters(module, src: int = 0) -> None:
-        return None
+        if cls._on() and td.get_world_size() > 1:
+            grads = [p.grad for p in module.parameters() if p.grad is not None]
+            flat = torch.cat([g.reshape(-1).to(torch.float64) for g in grads])
+            td.all_reduce(flat)
+            flat /= td.get_world_size()
+            i = 0
+            for g in grads:
+                g.copy_(flat[i:i + g.numel()].reshape(g.shape).to(g.dtype))
+                i += g.numel()
 
-    @staticmethod
-    def allreduce_mean(x):
+    @classmethod
+    def broadcast_parameters(cls, module, src: int = 0) -> None:
+        import torch.distributed as td
+
+        if cls._on() and td.get_world_size() > 1:
+            with torch.no_grad():
+                for p in module.state_dict().values():
+                    td.broadcast(p, src)
+
+    @classmethod
+    def allreduce_mean(cls, x):
+        import torch.distributed as td
+
+        if cls._on() and td.get_world_size() > 1:
+            x = torch.as_tensor(x, dtype=torch.float64).clone()
+            td.all_reduce(x)
+            return x / td.get_world_size()
         return x
 
 
@@ -68,7 +100,7 @@ def _dist():
     try:
         from qmarl_agents import distributed
     except ImportError:
-        return _LocalDist
+        return _TorchDist
     return distributed
 
 
