@@ -180,7 +180,7 @@ class QMARLPolicy(BatchPolicy):
             if not self.graph:
                 return torch.softmax(self.net(flat)[0], dim=-1), None
             batch = ego_subgraphs(edges, v, self.config.depth, alive)
-            logits, _ = self.net(*_sub_inputs(batch, flat, positions))
+            logits, _ = self.net(*_sub_inputs(batch, flat, positions), critic=False)
             p = ensemble_probs(torch.softmax(logits, -1), torch.from_numpy(batch.node),
                                torch.from_numpy(batch.center), v, self.config.ensemble)
         return p, batch

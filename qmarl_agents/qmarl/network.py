@@ -79,17 +79,22 @@ class MessagePassingNet(nn.Module):
         """
         s = torch.relu(self.embed(obs))
         z = rbf_expand(dist, self.num_rbf, self.view_range)
+        # rows that receive no message get update(0), a constant: the layers run on edges and on
+        # receiving rows only, so isolated agents (most of them in sparse maps) cost one add
+        recv, dst_local = torch.unique(dst, return_inverse=True)
         for l in range(len(self.edge)):
-            z = torch.relu(self.edge[l](torch.cat([s[src], s[dst], z], dim=1)))
-            m = self.msg_src[l](s)[src] * torch.relu(self.msg_edge[l](z))
-            agg = torch.zeros_like(s).index_add_(0, dst, m)
-            s = s + self.update[l](agg)
+            s_src = s[src]
+            z = torch.relu(self.edge[l](torch.cat([s_src, s[dst], z], dim=1)))
+            m = self.msg_src[l](s_src) * torch.relu(self.msg_edge[l](z))
+            agg = torch.zeros(recv.shape[0], s.shape[1], dtype=s.dtype).index_add_(0, dst_local, m)
+            const = self.update[l](torch.zeros(1, s.shape[1], dtype=s.dtype))
+            s = (s + const).index_add(0, recv, self.update[l](agg) - const)
         return s
 
-    def forward(self, obs, src, dst, dist) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(logits float32 (M, 5), q float32 (M, 5))`` for every sub-node."""
+    def forward(self, obs, src, dst, dist, critic: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(logits float32 (M, 5), q float32 (M, 5) or None when not critic)`` for every sub-node."""
         s = self.features(obs, src, dst, dist)
-        return self.pi(s), self.q(s)
+        return self.pi(s), (self.q(s) if critic else None)
 
 
 class VanillaNet(nn.Module):
@@ -102,6 +107,6 @@ class VanillaNet(nn.Module):
         super().__init__()
         self.pi = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, num_actions))
 
-    def forward(self, obs, src=None, dst=None, dist=None) -> tuple[torch.Tensor, None]:
+    def forward(self, obs, src=None, dst=None, dist=None, critic: bool = False) -> tuple[torch.Tensor, None]:
         """``(logits float32 (M, 5), None)``."""
         return self.pi(obs), None
