@@ -8,7 +8,7 @@ export SDL_VIDEODRIVER ?= dummy
 export SDL_AUDIODRIVER ?= dummy
 export PYTHONHASHSEED := 0
 
-.PHONY: install test test-slow demo bench lint clean
+.PHONY: install test test-slow test-browser leaderboard demo bench lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -23,6 +23,19 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/qmarl leaderboard validate
+
+# headless-Chromium tests of the leaderboard page: Debian's chromium + chromedriver, selenium
+test-browser: $(STAMP)
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[agents,test,browser]"
+	$(BIN)/python -m pytest -q -m browser tests/leaderboard
+
+# rebuild leaderboard/README.md and index.html from the committed submissions
+leaderboard: $(STAMP)
+	$(BIN)/qmarl leaderboard validate
+	$(BIN)/qmarl leaderboard build
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
