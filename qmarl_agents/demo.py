@@ -82,6 +82,7 @@ def compare(results: dict[str, Any], learner: str = "ppo", label: str | None = N
             continue
         olo, ohi = other.stats["iqm_ci"]
         gap = me.iqm - other.iqm
+        name = LABELS.get(name, name)
         if hi < olo:
             lines.append(f"{label} falls short of {name}: IQM {me.iqm:.3f} vs {other.iqm:.3f} "
                          f"({gap:+.3f}; the 95% intervals do not overlap).")
