@@ -1,7 +1,7 @@
 """Q-MARL agent: Q-MARL-AC, Q-MARL-PG and Vanilla-PG (Vo & Lin, arXiv 2503.07397, §2, Algorithm 1).
 
 One training batch is ``games_per_batch`` episodes played in chunks of ``n_envs`` env copies at
-once over the array interface (row ``k*N + i`` is agent ``i`` of copy ``k``; the copies form one
+once through the toolkit's :class:`~qmarl_agents.rollout.RolloutCollector` (``collect_episodes``) (row ``k*N + i`` is agent ``i`` of copy ``k``; the copies form one
 graph with offset vertex ids). Every step decomposes the graph into ego sub-graphs
 (:func:`~qmarl_agents.qmarl.graph.ego_subgraphs`), runs the shared network on all sub-nodes, and
 acts with the ensembled policy (:func:`ensemble_probs`). The update (one Adam step per batch):
@@ -304,7 +304,7 @@ class QMARLAgent(Agent, QMARLPolicy):
         self.seed = None if seed is None else int(seed)
         QMARLPolicy.__init__(self, config, env_id, obs_shape, view_range, seed=self.seed)
         self.agents_per_env = len(probe.possible_agents)
-        self._envs: list = [probe]
+        self._collectors: dict = {}
         self.agent_steps = 0
         self.live_agent_steps = 0
         self.episodes = 0
@@ -317,59 +317,44 @@ class QMARLAgent(Agent, QMARLPolicy):
         self._train_gen = torch.Generator().manual_seed(int(self.seed or 0) + 1)
 
     # -------------------------------------------------------------- rollouts
-    def _env_copies(self, k: int) -> list:
-        import qmarl_envs
+    def _collector(self, k: int):
+        from qmarl_agents.rollout import RolloutCollector
 
-        while len(self._envs) < k:
-            self._envs.append(qmarl_envs.make(self.env_id, **self.env_kwargs).unwrapped)
-        return self._envs[:k]
+        if k not in self._collectors:
+            self._collectors[k] = RolloutCollector(self.env_id, k, env_kwargs=self.env_kwargs, graph=self.graph)
+        return self._collectors[k]
 
     def _play(self, k: int, callback: TrainingCallback | None, rank: int) -> tuple[dict, list, bool]:
-        """Play one episode in each of ``k`` copies at once; returns (arrays, summaries, stop)."""
-        envs = self._env_copies(k)
-        n = self.agents_per_env
+        """Play one episode in each of ``k`` copies at once (the toolkit's ``collect_episodes``);
+        returns (per-step arrays, episode summaries, whether the callback asked to stop)."""
+        col = self._collector(k)
         base = (int(self.seed or 0) * 1_000_003 + rank * 100_003 + self.episodes) % (2**31)
-        obs = np.concatenate([e.reset_arrays(seed=base + i) for i, e in enumerate(envs)])
-        self.episodes += k
-        done = np.zeros(k, dtype=bool)
-        steps: list[dict] = []
-        summaries: list[dict] = []
-        stop = False
-        while not done.all():
-            alive = np.concatenate([e.alive_mask() if not d else np.zeros(n, bool) for e, d in zip(envs, done)])
+        batches: list[EgoBatch | None] = []
+
+        def policy_fn(obs, alive, graph):
             pos = edges = None
-            if self.graph:
-                pos = np.concatenate([e.positions() for e in envs])
-                parts = [e.neighbor_graph() + i * n for i, (e, d) in enumerate(zip(envs, done)) if not d]
-                edges = np.concatenate(parts, axis=1) if parts else np.zeros((2, 0), np.int64)
+            if graph is not None:
+                pos, edges = graph.positions, graph.edges
             p, batch = self.probs(obs, alive, pos, edges)
+            batches.append(batch)
             act = torch.multinomial(p, 1, generator=self._train_gen)[:, 0].numpy().astype(np.int64)
-            act = np.where(alive, act, STAY)
-            rew = np.zeros(k * n, dtype=np.float32)
-            end = np.zeros(k * n, dtype=bool)
-            nxt = obs.copy()
-            for i, e in enumerate(envs):
-                if done[i]:
-                    continue
-                sl = slice(i * n, (i + 1) * n)
-                o, r, term, trunc = e.step_arrays(act[sl])
-                nxt[sl], rew[sl], end[sl] = o, r, term | trunc
-                summary = e.episode_summary()
-                if summary is not None or not e.alive_mask().any():
-                    done[i] = True
-                    end[sl] = True
-                    if summary is not None:
-                        summaries.append(summary)
-                        if callback is not None:
-                            callback.on_episode(self.agent_steps + n, summary)
-                self.agent_steps += n
-                self.live_agent_steps += int(alive[sl].sum())
-            steps.append({"obs": obs, "alive": alive, "pos": pos, "batch": batch, "act": act,
-                          "rew": rew, "end": end})
-            obs = nxt
-            if callback is not None and callback.on_steps(self.agent_steps) is False:
-                stop = True
-                break
+            return np.where(alive, act, STAY)
+
+        traj = col.collect_episodes(policy_fn, seed=base)
+        self.episodes += k
+        summaries = list(traj.episodes)
+        end = traj.terminated | traj.truncated
+        steps = [{"obs": traj.obs[t], "alive": traj.alive[t],
+                  "pos": None if traj.positions is None else traj.positions[t], "batch": batches[t],
+                  "act": traj.actions[t], "rew": traj.rewards[t], "end": end[t]}
+                 for t in range(traj.num_steps)]
+        n_per = traj.agent_steps / max(len(summaries), 1)
+        for i, summary in enumerate(summaries):
+            if callback is not None:
+                callback.on_episode(self.agent_steps + int(round(n_per * (i + 1))), summary)
+        self.agent_steps += int(traj.agent_steps)
+        self.live_agent_steps += int(traj.live_agent_steps)
+        stop = callback is not None and callback.on_steps(self.agent_steps) is False
         return {"steps": steps, "k": k}, summaries, stop
 
     # -------------------------------------------------------------- losses
