@@ -122,7 +122,7 @@ class QBMModel:
         """
         cfg = self.cfg
         if model_ids is None or self.num_models == 1:
-            b = vis @ self.W_vh[0]
+            b = np.einsum("bv,vh->bh", vis, self.W_vh[0])
             J = self.W_hh[:1]
         else:
             b = np.einsum("bv,bvh->bh", vis, self.W_vh[model_ids])

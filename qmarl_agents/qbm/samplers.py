@@ -75,7 +75,10 @@ def effective_energy(h: np.ndarray, b: np.ndarray, J: np.ndarray, wp: float) -> 
     r = h.shape[2]
     h = h.astype(np.float64)
     lin = np.einsum("bnkh,bh->bn", h, b.astype(np.float64))
-    hj = np.matmul(h, J.astype(np.float64)[:, None])                   # (B, N, r, H)
+    if J.shape[0] == 1:
+        hj = np.einsum("bnkh,hj->bnkj", h, J[0].astype(np.float64))
+    else:
+        hj = np.einsum("bnkh,bhj->bnkj", h, J.astype(np.float64))         # (B, N, r, H)
     quad = 0.5 * np.einsum("bnkh,bnkh->bn", hj, h)
     e = -(lin + quad) / r
     if r >= 2:
@@ -162,7 +165,8 @@ class GibbsSampler(Sampler):
                 for units in self.unit_blocks:
                     hk = h[:, :, ks, :]
                     if shared:
-                        f = bb[..., units] + (hk.reshape(-1, H) @ Jr[:, units]).reshape(*hk.shape[:3], -1)
+                        # einsum, not BLAS matmul: tiny matrices, and BLAS threads thrash a busy CPU
+                        f = bb[..., units] + np.einsum("bnkh,hu->bnku", hk, Jr[:, units])
                     else:
                         f = bb[..., units] + np.einsum("bnkh,bhu->bnku", hk, Jr[..., units])
                     if r >= 2:

@@ -174,3 +174,11 @@ def test_short_qmarl_train_run(tmp_path):
     res2 = train("qbm", "qmarl/BallCollection-3x3-v0", agent_steps=400, seed=0, out=tmp_path / "run",
                  progress=False, tensorboard=False, protocol=None, resume=True)
     assert res2.agent_steps >= 400
+
+
+def test_reproduce_train_run_counts_episodes():
+    from qmarl_agents.qbm.reproduce import experiments, train_run
+
+    assert len(experiments()) == 12
+    s = train_run("3x3", {"reads": 2, "sweeps": 2, "replicas": 2, "warmup": 5, "replay": False}, 3, 0)
+    assert s.shape == (3,) and np.all(s <= 220)
