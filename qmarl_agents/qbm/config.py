@@ -46,7 +46,7 @@ class QBMConfig:
     """+1: Q = -<H_eff> - (1/beta) sum P log P = -F (the paper); -1: the code's flipped sign."""
     sampler: str = "gibbs"
     """``"gibbs"`` (in-house, vectorised), ``"dimod-sa"`` (dwave-samplers) or ``"openjij-sqa"``."""
-    learning_rate: float = 0.01
+    learning_rate: float = 0.05
     """Step size of the TD rule on -F (Levit eq. 7-8)."""
     discount: float = 0.8
     """Discount gamma (the code's 0.8)."""
@@ -80,11 +80,13 @@ class QBMConfig:
     """Code quirk under parameter sharing: agents other than the first never decay epsilon."""
     obs_encoding: str = "onehot"
     """Ball-collection observation passed to the env (``"signed"`` = the code's {-1, 1, 2} vector)."""
-    visible_map: str = "spin"
-    """``"spin"``: visible = 2*obs - 1 (0/1 cells -> -1/+1); ``"raw"``: the observation as is (code)."""
+    visible_map: str = "raw"
+    """``"raw"``: the observation as is (one-hot 0/1 cells: only occupied cells drive the hidden units;
+    the code feeds its {-1, 1, 2} vector raw too); ``"spin"``: 2*obs - 1 (measured not to learn: the
+    common -1 background moves every state's Q alike)."""
     action_code: str = "onehot"
     """``"onehot"``: 5 action spins, one +1; ``"code3"``: the code's 3-spin binary code."""
-    init_scale: float = 0.1
+    init_scale: float = 0.5
     """Weights start U(-init_scale, init_scale) (the code: 1.0)."""
     max_batch: int = 256
     """Cap on the update batch (many agents with parameter sharing)."""
