@@ -73,6 +73,18 @@ def _budget(s: dict[str, Any]) -> str:
     return _steps(t["agent_steps"]) + (f" ({_steps(live)} live)" if live is not None else "")
 
 
+def env_note(env_id: str) -> str:
+    """One line on the env: its description, agents, episode length and what the score is."""
+    import qmarl_envs
+
+    d = qmarl_envs.describe(env_id)
+    score = ("summed return of all agents" if "BallCollection" in env_id else
+             "the paper's score in [-1, 1] (per-agent scores averaged)")
+    n = d["agents"]
+    return (f"{d['description']}. {n} agent{'s' if n != 1 else ''}, at most {d['max_cycles']} steps per episode; "
+            f"episode score: {score}.")
+
+
 def env_slug(env_id: str) -> str:
     """File-name form of an env id: ``qmarl/Jungle-v0`` -> ``qmarl__Jungle-v0``."""
     return env_id.replace("/", "__")
@@ -128,7 +140,7 @@ def render_markdown(entries: dict[str, list[dict[str, Any]]]) -> str:
              "`qmarl leaderboard add RUN_DIR`, check with `qmarl leaderboard validate`, re-run one on fresh "
              "seeds with `qmarl leaderboard verify FILE`.", ""]
     for env_id, subs in entries.items():
-        lines += [f"## {_md(env_id)}", "", "| rank | name | agent | IQM [95% CI] | mean | win | budget (agent-steps) "
+        lines += [f"## {_md(env_id)}", "", f"{_md(env_note(env_id))}", "", "| rank | name | agent | IQM [95% CI] | mean | win | budget (agent-steps) "
                   "| author | file |", "|---|---|---|---|---|---|---|---|---|"]
         for i, s in enumerate(subs, 1):
             sm = s["summary"]
@@ -161,7 +173,8 @@ def render_html(entries: dict[str, list[dict[str, Any]]], images: dict[str, str]
              "Budget in training agent-steps (dead agents' slots included; live agent-steps in brackets).</p>"]
     for env_id, subs in entries.items():
         sid = e(env_slug(env_id))
-        parts.append(f'<section class="env" id="{sid}" data-env="{e(env_id)}"><h2>{e(env_id)}</h2>')
+        parts.append(f'<section class="env" id="{sid}" data-env="{e(env_id)}"><h2>{e(env_id)}</h2>'
+                     f"<p>{e(env_note(env_id))}</p>")
         parts.append('<table class="ranking"><thead><tr><th>rank</th><th>name</th><th>agent</th><th>IQM</th>'
                      "<th>95% CI</th><th>mean</th><th>win</th><th>budget (agent-steps)</th><th>author</th>"
                      "<th>submission</th></tr></thead><tbody>")
