@@ -36,77 +36,14 @@ from qmarl_agents.quantum_train.policy import QTModel, target_net
 NAME = "quantum-train"
 
 
-class _TorchDist:
-    """Stand-in for the toolkit's :mod:`qmarl_agents.distributed` while it is missing: the same
-    calls on ``torch.distributed`` when a process group is initialised, no-ops otherwise."""
-
-    @staticmethod
-    def _on() -> bool:
-        import torch.distributed as td
-
-        return td.is_available() and td.is_initialized()
-
-    @classmethod
-    def world_size(cls) -> int:
-        import torch.distributed as td
-
-        return td.get_world_size() if cls._on() else 1
-
-    @classmethod
-    def rank(cls) -> int:
-        import torch.distributed as td
-
-        return td.get_rank() if cls._on() else 0
-
-    @staticmethod
-    def rank_seed(seed, rank):
-        return seed if seed is None else int(seed) + 1000 * int(rank)
-
-    @classmethod
-    def allreduce_gradients(cls, module) -> None:
-        import torch.distributed as td
-
-        if cls._on() and td.get_world_size() > 1:
-            grads = [p.grad for p in module.parameters() if p.grad is not None]
-            flat = torch.cat([g.reshape(-1).to(torch.float64) for g in grads])
-            td.all_reduce(flat)
-            flat /= td.get_world_size()
-            i = 0
-            for g in grads:
-                g.copy_(flat[i:i + g.numel()].reshape(g.shape).to(g.dtype))
-                i += g.numel()
-
-    @classmethod
-    def broadcast_parameters(cls, module, src: int = 0) -> None:
-        import torch.distributed as td
-
-        if cls._on() and td.get_world_size() > 1:
-            with torch.no_grad():
-                for p in module.state_dict().values():
-                    td.broadcast(p, src)
-
-    @classmethod
-    def allreduce_mean(cls, x):
-        import torch.distributed as td
-
-        if cls._on() and td.get_world_size() > 1:
-            x = torch.as_tensor(x, dtype=torch.float64).clone()
-            td.all_reduce(x)
-            return x / td.get_world_size()
-        return x
-
-
 def _dist():
-    try:
-        from qmarl_agents import distributed
-    except ImportError:
-        return _TorchDist
+    from qmarl_agents import distributed
+
     return distributed
 
 
 def _scalar_mean(d, x: float) -> float:
-    r = d.allreduce_mean(torch.tensor([float(x)], dtype=torch.float64))
-    return float(torch.as_tensor(r).reshape(-1)[0])
+    return float(d.allreduce_mean(float(x)))
 
 
 class _Env:
@@ -429,27 +366,23 @@ class QTAgent(Agent):
 
 
 def _threads(n):
-    try:
-        from qmarl_agents.torch_utils import torch_threads
-    except ImportError:
-        from qmarl_agents.sb3.agent import torch_threads
+    from qmarl_agents.torch_utils import torch_threads
+
     return torch_threads(n)
 
 
 def _opt_to_arrays(opt):
-    try:
-        from qmarl_agents.torch_utils import optimizer_to_arrays
-    except ImportError:
-        from qmarl_agents.sb3.agent import _optimizer_state as optimizer_to_arrays
+    from qmarl_agents.torch_utils import optimizer_to_arrays
+
     return optimizer_to_arrays(opt)
 
 
 def _opt_from_arrays(opt, arrays, groups):
-    try:
-        from qmarl_agents.torch_utils import load_optimizer_arrays
-    except ImportError:
-        from qmarl_agents.sb3.agent import _load_optimizer_state as load_optimizer_arrays
-    load_optimizer_arrays(opt, arrays, groups)
+    from qmarl_agents.torch_utils import load_optimizer_arrays
+
+    # save_checkpoint's np.ascontiguousarray stores Adam's 0-d ``step`` as shape (1,): restore 0-d
+    fixed = {k: (v.reshape(()) if k.endswith("/step") and v.shape == (1,) else v) for k, v in arrays.items()}
+    load_optimizer_arrays(opt, fixed, groups)
 
 
 def make_quantum_train(env_id: str, seed: int | None = 0, **config: Any) -> QTAgent:
