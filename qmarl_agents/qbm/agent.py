@@ -213,6 +213,8 @@ class QBMAgent(Agent):
         vis = self.online.visible(o, actions)
         q, mh, mhh = self.online.evaluate(vis, mids_or_none, self.rng_sample)
         delta = rewards * cfg.reward_scale + cfg.discount * q_next - q
+        if cfg.td_clip is not None:
+            delta = np.clip(delta, -cfg.td_clip, cfg.td_clip)
         self.online.td_update(vis, mids_or_none, delta, mh, mhh, cfg.learning_rate,
                               float(cfg.batch_size if cfg.replay else 1))
         self.updates += 1

@@ -52,6 +52,9 @@ class QBMConfig:
     """Discount gamma (the code's 0.8)."""
     reward_scale: float = 0.01
     """Rewards are multiplied by this before learning (Q is in scaled units); the code uses 1."""
+    td_clip: float | None = 2.5
+    """TD errors are clipped to [-td_clip, td_clip] (scaled units) before the update; None = no clip
+    (the code). Without it the no-replay variants diverged to NaN weights at the default step size."""
     eps_start: float = 1.0
     """Initial epsilon of epsilon-greedy exploration."""
     eps_min: float = 0.1
@@ -107,6 +110,8 @@ class QBMConfig:
                 raise ValueError(f"{name}: expected a number > 0, got {v!r}")
         if self.sample_beta is not None and not (isinstance(self.sample_beta, (int, float)) and self.sample_beta > 0):
             raise ValueError(f"sample_beta: expected None or a number > 0, got {self.sample_beta!r}")
+        if self.td_clip is not None and not (isinstance(self.td_clip, (int, float)) and self.td_clip > 0):
+            raise ValueError(f"td_clip: expected None or a number > 0, got {self.td_clip!r}")
         if not 0 <= self.discount <= 1:
             raise ValueError(f"discount: expected a number in [0, 1], got {self.discount!r}")
         for name in ("eps_start", "eps_min", "eps_decay"):
@@ -135,7 +140,7 @@ class QBMConfig:
 
 FAITHFUL: dict[str, Any] = dict(
     replicas=1, reads=10, sample_beta=50.0, log_base="10", entropy_sign=-1, learning_rate=0.005,
-    reward_scale=1.0, target_alias=True, terminal_mask=False, freeze_eps_others=True,
+    reward_scale=1.0, td_clip=None, target_alias=True, terminal_mask=False, freeze_eps_others=True,
     obs_encoding="signed", visible_map="raw", action_code="code3", init_scale=1.0,
 )
 """The ``faithful`` preset: the official code's behaviour (qbm.md §2 and §5), fed to :class:`QBMConfig`."""

@@ -70,7 +70,7 @@ def test_w_plus_and_entropy():
 
 @pytest.mark.parametrize("field,value", [("replicas", 0), ("reads", 0), ("gamma_field", 0.0), ("beta", -1.0),
                                          ("sweeps", 0), ("log_base", "2"), ("sampler", "x"),
-                                         ("hidden_layers", ())])
+                                         ("hidden_layers", ()), ("td_clip", 0.0)])
 def test_config_errors_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         QBMConfig(**{field: value})
@@ -118,7 +118,7 @@ def test_td_update_moves_q_towards_target():
 def test_terminal_mask():
     obs = np.zeros((1, 18), np.float32)
     for mask, expect_zero in ((True, True), (False, False)):
-        a = _agent(terminal_mask=mask)
+        a = _agent(terminal_mask=mask, td_clip=None)
         seen = {}
         orig = a.online.td_update
         a.online.td_update = lambda vis, m, delta, *r: seen.setdefault("delta", delta)
