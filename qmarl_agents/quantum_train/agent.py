@@ -285,6 +285,7 @@ class QTAgent(Agent):
         """
         total = check_budget(total_agent_steps)
         d = _dist()
+        d.init_from_env()  # joins torchrun's process group when launched by it; no-op otherwise
         world, rank = d.world_size(), d.rank()
         if self.updates == 0:
             d.broadcast_parameters(self.trainable_module, src=0)
