@@ -94,7 +94,8 @@ def save_checkpoint(path: str | os.PathLike, config: dict[str, Any],
             raise ValueError(f"arrays[{k!r}]: expected a numeric numpy array, got {type(v).__name__}")
     from safetensors.numpy import save as st_save
 
-    blob = st_save({k: np.ascontiguousarray(v) for k, v in arrays.items()},
+    # np.require keeps 0-d arrays 0-d (np.ascontiguousarray would make them shape (1,), e.g. Adam's step)
+    blob = st_save({k: np.require(v, requirements='C') for k, v in arrays.items()},
                    metadata={"format": FORMAT, "agent": str(config["agent"])})
     full = {"format": FORMAT, "format_version": FORMAT_VERSION, **config,
             "weights_sha256": hashlib.sha256(blob).hexdigest()}

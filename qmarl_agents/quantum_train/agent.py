@@ -381,9 +381,7 @@ def _opt_to_arrays(opt):
 def _opt_from_arrays(opt, arrays, groups):
     from qmarl_agents.torch_utils import load_optimizer_arrays
 
-    # save_checkpoint's np.ascontiguousarray stores Adam's 0-d ``step`` as shape (1,): restore 0-d
-    fixed = {k: (v.reshape(()) if k.endswith("/step") and v.shape == (1,) else v) for k, v in arrays.items()}
-    load_optimizer_arrays(opt, fixed, groups)
+    load_optimizer_arrays(opt, arrays, groups)
 
 
 def make_quantum_train(env_id: str, seed: int | None = 0, **config: Any) -> QTAgent:

@@ -188,3 +188,14 @@ def test_save_rejects_bad_input_and_writes_nothing(tmp_path):
     assert not any(tmp_path.iterdir())
     atomic_write_bytes(tmp_path / "d" / "f.bin", b"123")
     assert (tmp_path / "d" / "f.bin").read_bytes() == b"123"
+
+
+def test_zero_dim_arrays_keep_their_shape(tmp_path):
+    """Optimiser scalars such as Adam's ``step`` are 0-d; a round trip must not turn them into (1,)."""
+    from qmarl_agents.checkpoint import load_checkpoint, save_checkpoint
+
+    save_checkpoint(tmp_path / "c", {"agent": "random", "env_id": "qmarl/Jungle-v0"},
+                    {"step": np.array(7.0, dtype=np.float32), "w": np.ones((2, 3), dtype=np.float32)})
+    _, arrays = load_checkpoint(tmp_path / "c")
+    assert arrays["step"].shape == () and float(arrays["step"]) == 7.0
+    assert arrays["w"].shape == (2, 3)
