@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``qmarl`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for verbs that relaunch themselves (--workers)
     try:
         return int(args.func(args) or 0)
     except (ValueError, RuntimeError, FileNotFoundError) as e:

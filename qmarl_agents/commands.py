@@ -31,6 +31,34 @@ def _parse_config(items: list[str] | None) -> dict[str, Any]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import os
+
+    from qmarl_agents.registry import agent_spec
+
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers: expected a positive int, got {args.workers}")
+    if (args.workers or 1) > 1 and "WORLD_SIZE" not in os.environ:
+        if not agent_spec(args.agent).supports_workers:
+            raise ValueError(f"--workers: agent {args.agent!r} does not support --workers > 1 "
+                             "(agents that do: " + ", ".join(_worker_agents()) + ")")
+        if args.episodes is not None:
+            raise ValueError("--workers: give the budget in agent-steps (--agent-steps), not --episodes")
+        from qmarl_agents import distributed
+
+        # relaunch this very command as K ranks through torchrun's own launcher
+        return distributed.launch(list(args.argv), args.workers)
+    return _train_rank(args)
+
+
+def _worker_agents() -> list[str]:
+    from qmarl_agents.registry import _AGENTS
+
+    return [n for n, s in _AGENTS.items() if s.supports_workers]
+
+
+def _train_rank(args: argparse.Namespace) -> int:
+    import os
+
     from rich.console import Console
 
     from qmarl_agents.leaderboard.protocol import DEFAULT_PROTOCOL, Protocol, parse_seeds
@@ -44,6 +72,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 out=args.out, resume=args.resume, overwrite=args.overwrite, checkpoint_every=args.checkpoint_every,
                 protocol=protocol, progress=not args.no_progress, config=_parse_config(args.config),
                 env_kwargs=_parse_config(args.env_kwarg))
+    if res.files == {} and res.evaluation is None and int(os.environ.get("RANK", "0")) > 0:
+        return 0  # a worker rank of --workers K: rank 0 reports
     console = Console()
     rate = res.agent_steps / max(res.wall_clock_s, 1e-9)
     console.print(f"trained [bold]{args.agent}[/] on {args.env}: {res.agent_steps:,} agent-steps, "
@@ -129,6 +159,9 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-seeds", nargs="+", metavar="S", help="final evaluation seeds (default 0-9)")
     p.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--workers", type=int, metavar="K",
+                   help="train data-parallel on K ranks (torch.distributed, gloo, started through torchrun); "
+                        "rank 0 writes the run; the agent-step budget is shared by the ranks")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="score a policy under the leaderboard protocol (mean, IQM, 95%% CI)")

@@ -33,6 +33,9 @@ class AgentSpec:
         resumer: optional ``"module:attr"`` of ``f(config, arrays) -> Agent`` rebuilding a *trainable*
             agent from a checkpoint (``qmarl train --resume``); without it the loader's result must
             itself be an :class:`~qmarl_agents.base.Agent`.
+        supports_workers: whether the agent trains data-parallel over ``qmarl train --workers K``
+            (its ``learn`` broadcasts rank 0's parameters and averages gradients with
+            :mod:`qmarl_agents.distributed`); agents without it reject ``--workers`` > 1.
     """
 
     name: str
@@ -41,6 +44,7 @@ class AgentSpec:
     description: str = ""
     needs_env_id: bool = True
     resumer: str | None = None
+    supports_workers: bool = False
 
     def _load(self, field: str):
         mod, attr = getattr(self, field).split(":")
@@ -216,11 +220,12 @@ def _register_builtin() -> None:
                              "QBM: free-energy Q-learning with a (quantum) Boltzmann machine",
                              resumer=f"{base}.qbm.agent:resume_qbm"))
     # [agent:quantum-train]
-    register_agent(AgentSpec("quantum-train", f"{base}.quantum_train.agent:make_quantum_train", f"{base}.quantum_train.agent:load_qt_policy", "Quantum-Train: a PennyLane circuit generates the policy weights (QTRL, REINFORCE)", resumer=f"{base}.quantum_train.agent:resume_qt_agent"))
+    register_agent(AgentSpec("quantum-train", f"{base}.quantum_train.agent:make_quantum_train", f"{base}.quantum_train.agent:load_qt_policy", "Quantum-Train: a PennyLane circuit generates the policy weights (QTRL, REINFORCE)", resumer=f"{base}.quantum_train.agent:resume_qt_agent",
+                             supports_workers=True))
     # [agent:qmarl]
     register_agent(AgentSpec("qmarl", f"{base}.qmarl.agent:make_qmarl", f"{base}.qmarl.agent:load_qmarl_policy",
                              "Q-MARL: ego-graph message passing, actor-critic, ensembling (arXiv 2503.07397)",
-                             resumer=f"{base}.qmarl.agent:resume_qmarl_agent"))
+                             resumer=f"{base}.qmarl.agent:resume_qmarl_agent", supports_workers=True))
 
 
 def _no_config(name: str, config: dict, allowed: tuple[str, ...] = ()) -> None:

@@ -292,7 +292,29 @@ def train(agent_name: str, env_id: str, *, agent_steps: int | None = None, episo
     import qmarl_envs
     from qmarl_agents.registry import agent_spec, load_agent, load_policy, make_agent
 
-    agent_spec(agent_name)
+    spec = agent_spec(agent_name)
+    ranks = int(os.environ.get("WORLD_SIZE", "1"))
+    if ranks > 1:
+        # a rank started by torchrun (``qmarl train --workers K``): join the group; rank 0 alone writes
+        if not spec.supports_workers:
+            raise ValueError(f"workers: agent {agent_name!r} does not support --workers > 1")
+        if episodes is not None:
+            raise ValueError("episodes: with --workers > 1 give the budget in agent-steps (--agent-steps)")
+        from qmarl_agents import distributed
+
+        distributed.init_from_env()
+        if not distributed.is_main():
+            # the other ranks train the same agent (parameters broadcast from rank 0, gradients averaged
+            # by the agent) and write nothing; they read the checkpoint rank 0 resumes from
+            t0 = time.perf_counter()
+            run_dir = Path(out) if out is not None else default_out(agent_name, env_id, seed)
+            existing = latest_checkpoint(run_dir) if resume else None
+            agent = load_agent(existing) if existing is not None else make_agent(
+                agent_name, env_id=env_id, seed=seed, **dict(config or {}),
+                **({"env_kwargs": dict(env_kwargs)} if env_kwargs else {}))
+            agent.learn(agent_steps if agent_steps is not None else 100_000)
+            return TrainResult(out=run_dir, agent=agent, agent_steps=int(agent.agent_steps), episodes=0,
+                               wall_clock_s=time.perf_counter() - t0, evaluation=None, files={})
     qmarl_envs.spec(env_id)
     _check_positive("agent_steps", agent_steps)
     _check_positive("episodes", episodes)
