@@ -99,6 +99,25 @@ class BatchPolicy(ABC):
         actions = self.act_batch(batch, deterministic=deterministic)
         return dict(zip(keys, actions.tolist()))
 
+    def bind(self, env) -> "BatchPolicy":
+        """Give the policy the env it acts in; returns self.
+
+        The binding contract: a policy that reads more than its agents' observations (the scripted
+        heuristics read the env's state, Q-MARL reads its neighbour graph) overrides this; the
+        evaluator, :func:`~qmarl_agents.train.train`, ``qmarl play``, :class:`AECAdapter` and the demo
+        call it before the first action. A bound policy's :meth:`act` builds the full ``(N, ...)``
+        batch in ``env.possible_agents`` order with an alive mask, so rows are matched by agent id,
+        never by position in the dict, and agents that died mid-episode do not shift the others.
+        The default (observation-only policies) ignores ``env``.
+
+        Args:
+            env: a qmarl parallel or AEC env (``env.unwrapped`` is what bound policies read).
+
+        Raises:
+            ValueError: in overrides, for an env of another id or observation shape.
+        """
+        return self
+
     def reset(self, seed: int | None = None) -> None:
         """Start a new evaluation run: re-seed the policy's own generator (if it has one).
 
@@ -156,7 +175,7 @@ class AECAdapter:
 
         env = qmarl_envs.make("qmarl/BallCollection-3x3-2Agents-v0", api="aec")
         env.reset(seed=0)
-        adapter = AECAdapter(policy)
+        adapter = AECAdapter(policy, env)   # binds env-reading policies to this env
         for agent in env.agent_iter():
             obs, reward, term, trunc, info = env.last()
             env.step(None if term or trunc else adapter.act(agent, obs))
@@ -166,15 +185,19 @@ class AECAdapter:
 
     Args:
         policy: anything with ``act(observations, *, deterministic)``.
+        env: the AEC env the loop steps; if given, ``policy.bind(env)`` is called (the binding
+            contract, see :meth:`BatchPolicy.bind`), so env-reading policies see this env.
         deterministic: passed to every ``policy.act`` call.
 
     Raises:
-        ValueError: if ``policy`` has no callable ``act``.
+        ValueError: if ``policy`` has no callable ``act``, or ``bind`` rejects ``env``.
     """
 
-    def __init__(self, policy: Policy, *, deterministic: bool = True):
+    def __init__(self, policy: Policy, env=None, *, deterministic: bool = True):
         if not callable(getattr(policy, "act", None)):
             raise ValueError(f"policy: expected an object with act(observations), got {type(policy).__name__}")
+        if env is not None and callable(getattr(policy, "bind", None)):
+            policy = policy.bind(env) or policy
         self.policy = policy
         self.deterministic = deterministic
 

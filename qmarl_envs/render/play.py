@@ -152,6 +152,8 @@ class PlaySession:
 
         self.env = env
         self.base = getattr(env, "unwrapped", env)
+        if callable(getattr(policy, "bind", None)):
+            policy = policy.bind(env) or policy  # the policy contract: env-reading policies see this env
         if human is not None:
             try:
                 self._human_entity = agent_entity(self.base, human)
