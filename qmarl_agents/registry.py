@@ -261,3 +261,52 @@ def _load_scripted(config: dict, arrays: dict, env) -> BatchPolicy:
 
 
 _register_builtin()
+
+
+ENTRY_POINT_GROUP = "qmarl.agents"
+"""Entry-point group through which installed packages add agents; each entry point resolves to an
+:class:`AgentSpec` (e.g. ``[project.entry-points."qmarl.agents"] my-agent = "my_pkg.agent:SPEC"``)."""
+
+
+def load_plugins(entry_points=None) -> list[str]:
+    """Register the agents of installed packages (entry-point group :data:`ENTRY_POINT_GROUP`).
+
+    Called once when :mod:`qmarl_agents` is imported. Only the entry point's module is imported (an
+    :class:`AgentSpec` names its factory and loader as strings, so a plugin that follows the pattern
+    adds no torch import). A broken plugin never breaks the built-in agents: an import error, an
+    object that is not an :class:`AgentSpec`, or a name already taken gives a ``RuntimeWarning``
+    naming the entry point, and the plugin is skipped.
+
+    Args:
+        entry_points: the entry points to load (default: the installed ones of the group).
+
+    Returns:
+        the names of the agents registered by this call.
+    """
+    import warnings
+    from importlib.metadata import entry_points as _installed
+
+    eps = _installed(group=ENTRY_POINT_GROUP) if entry_points is None else entry_points
+    added = []
+    for ep in eps:
+        where = f"{ENTRY_POINT_GROUP} entry point {ep.name!r} ({ep.value})"
+        try:
+            spec = ep.load()
+        except Exception as e:  # noqa: BLE001 - any failure of third-party code is reported, not raised
+            warnings.warn(f"{where}: could not be loaded ({type(e).__name__}: {e}); skipped", RuntimeWarning,
+                          stacklevel=2)
+            continue
+        if not isinstance(spec, AgentSpec):
+            warnings.warn(f"{where}: expected a qmarl_agents.AgentSpec, got {type(spec).__name__}; skipped",
+                          RuntimeWarning, stacklevel=2)
+            continue
+        try:
+            register_agent(spec)
+        except ValueError as e:
+            warnings.warn(f"{where}: {e}; skipped", RuntimeWarning, stacklevel=2)
+            continue
+        added.append(spec.name)
+    return added
+
+
+load_plugins()
