@@ -142,7 +142,8 @@ def load_checkpoint(path: str | os.PathLike, *, env_id: str | None = None,
 
     Args:
         path: the checkpoint directory.
-        env_id: if given, the checkpoint must have been made for this env id.
+        env_id: if given, the checkpoint must have been made for this env id (or for any env: a
+            checkpoint whose ``env_id`` is ``""``, such as an unbound random or scripted policy).
         agent: if given, the checkpoint must be of this agent.
 
     Returns:
@@ -154,7 +155,7 @@ def load_checkpoint(path: str | os.PathLike, *, env_id: str | None = None,
             pickle —, hash mismatch between config and weights), or the env id / agent differ.
     """
     cfg = read_config(path)
-    if env_id is not None and cfg["env_id"] != env_id:
+    if env_id is not None and cfg["env_id"] and cfg["env_id"] != env_id:  # "" = made for any env
         raise ValueError(f"checkpoint {str(path)!r} was made for env {cfg['env_id']!r}, not {env_id!r}")
     if agent is not None and cfg["agent"] != agent:
         raise ValueError(f"checkpoint {str(path)!r} holds agent {cfg['agent']!r}, not {agent!r}")

@@ -322,7 +322,8 @@ def evaluate_policy(policy, env_id: str, protocol: Protocol = DEFAULT_PROTOCOL, 
 RUN_KEYS = ("seed", "agent_steps", "live_agent_steps", "wall_clock_s")
 """Config keys that differ between runs of one configuration; left out of ``config_hash``."""
 
-_VERSIONED = ("qmarl", "numpy", "pettingzoo", "gymnasium", "torch", "stable-baselines3", "supersuit", "rliable")
+_VERSIONED = ("qmarl", "numpy", "pettingzoo", "gymnasium", "torch", "stable-baselines3", "supersuit", "rliable",
+              "pennylane", "pennylane-lightning", "dwave-samplers", "dwave-neal", "dimod", "openjij", "networkx")
 
 
 def package_versions() -> dict[str, str]:

@@ -199,3 +199,24 @@ def test_zero_dim_arrays_keep_their_shape(tmp_path):
     _, arrays = load_checkpoint(tmp_path / "c")
     assert arrays["step"].shape == () and float(arrays["step"]) == 7.0
     assert arrays["w"].shape == (2, 3)
+
+
+@pytest.mark.parametrize("name", ["random", "scripted"])
+def test_baselines_saved_without_env_id_load_with_an_env(tmp_path, name):
+    agent = make_agent(name, seed=1) if name == "random" else make_agent(name, env_id="qmarl/Jungle-v0", seed=1)
+    if name == "scripted":
+        agent.env_id = None  # a scripted policy saved before it was bound to an env
+    agent.save(str(tmp_path / name))
+    env = qmarl_envs.make("qmarl/Jungle-v0")
+    policy = load_policy(tmp_path / name, env)
+    obs, _ = env.reset(seed=0)
+    actions = policy.act(obs)
+    assert set(actions) == set(env.agents) and all(0 <= a < 5 for a in actions.values())
+
+
+def test_submission_versions_name_the_quantum_packages():
+    from qmarl_agents.leaderboard.protocol import package_versions
+
+    versions = package_versions()
+    for pkg in ("pennylane", "dimod", "networkx", "dwave-samplers"):
+        assert pkg in versions  # all installed with the agents extra

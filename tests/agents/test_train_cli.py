@@ -99,3 +99,20 @@ def test_evaluate_prints_statistics_and_writes_a_submission(tmp_path, capsys):
     assert "neither" in capsys.readouterr().err
     assert main(["evaluate", "--env", BALL2, "--policy", "random", "--seeds", "3-1"]) == 2
     assert "--seeds" in capsys.readouterr().err
+
+
+def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
+    from qmarl_agents.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    cases = [
+        ["evaluate", "--env", "qmarl/Nope-v0", "--policy", "random"],                 # unknown env
+        ["evaluate", "--env", "qmarl/Jungle-v0", "--policy", str(tmp_path / "none")],  # no checkpoint
+        ["train", "random", "--env", "qmarl/Jungle-v0", "--agent-steps", "10", "--no-eval",
+         "--out", str(blocker / "sub")],                                               # unwritable out
+    ]
+    for argv in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"qmarl {argv[0]}: error:") and "Traceback" not in err and len(err.splitlines()) == 1
