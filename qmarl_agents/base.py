@@ -238,11 +238,15 @@ class Agent(BatchPolicy):
     """A policy that can train and save itself: what :func:`qmarl_agents.make_agent` returns.
 
     Attributes:
-        agent_steps: agent-steps trained so far (one per agent per env step).
+        agent_steps: agent-steps trained so far: one per agent slot per env step, agents already dead
+            included (the budget rule of every agent, docs/agents.md).
+        live_agent_steps: the agent-steps of live agents among them, or None for agents that play
+            no env steps (random, scripted).
         seed: the seed the agent was made with.
     """
 
     agent_steps: int = 0
+    live_agent_steps: int | None = None
     seed: int | None = None
     trainable: bool = True
 

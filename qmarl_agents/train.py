@@ -367,12 +367,15 @@ def train(agent_name: str, env_id: str, *, agent_steps: int | None = None, episo
         monitor.close()
     wall = prior_wall + time.perf_counter() - t0
     steps = int(agent.agent_steps)
+    live = getattr(agent, "live_agent_steps", None)  # the budget rule: slots, and live agents among them
+    live = None if live is None else int(live)
     monitor.save_checkpoint(steps)
     agent.save(str(out))
     atomic_write_json(run_info_path, {
         "agent": agent_name, "env_id": env_id, "env_kwargs": env_kwargs, "seed": seed,
         "config": dict(config or {}), "budget_agent_steps": total, "budget_episodes": episodes,
-        "agent_steps": steps, "episodes": monitor.episodes, "training_wall_clock_s": round(wall, 3),
+        "agent_steps": steps, "live_agent_steps": live, "episodes": monitor.episodes,
+        "training_wall_clock_s": round(wall, 3),
         "checkpoint_every": every,
     })
     files = {"policy": out, "episodes_csv": out / "episodes.csv", "metrics_csv": out / "metrics.csv"}
@@ -389,7 +392,8 @@ def train(agent_name: str, env_id: str, *, agent_steps: int | None = None, episo
         policy = load_policy(out, env)
         evaluation = evaluate_policy(policy, env_id, protocol, env_kwargs=env_kwargs)
         sub = build_submission(evaluation, name=f"{agent_name}-s{seed}", agent_config=_agent_config(agent),
-                               training={"agent_steps": steps, "wall_clock_s": round(wall, 3), "seed": seed},
+                               training={"agent_steps": steps, "live_agent_steps": live,
+                                         "wall_clock_s": round(wall, 3), "seed": seed},
                                env_kwargs=env_kwargs)
         files["submission"] = Path(write_submission(str(out / "submission.json"), sub))
     return TrainResult(out=out, agent=agent, agent_steps=steps, episodes=monitor.episodes, wall_clock_s=wall,

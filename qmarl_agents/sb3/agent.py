@@ -404,6 +404,11 @@ class SB3Agent(Agent):
         """Agent-steps trained so far (SB3's ``num_timesteps``: one per slot per env step)."""
         return int(self.model.num_timesteps)
 
+    @property
+    def live_agent_steps(self) -> int:  # type: ignore[override]
+        """Agent-steps of live agents among :attr:`agent_steps` (real transitions, see docs/agents.md)."""
+        return int(self.venv.live_agent_steps)
+
     def learn(self, total_agent_steps: int, *, callback: TrainingCallback | None = None) -> "SB3Agent":
         """Train until ``total_agent_steps`` agent-steps in all (rounded up to whole PPO/A2C rollouts).
 

@@ -116,3 +116,17 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"qmarl {argv[0]}: error:") and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_run_and_submission_report_both_budget_counts(tmp_path):
+    """The budget rule: agent-steps count every slot, live agent-steps only live agents (Jungle agents die)."""
+    from qmarl_agents.leaderboard.protocol import Protocol
+    from qmarl_agents.train import train
+
+    res = train("qmarl", "qmarl/Jungle-v0", agent_steps=1500, out=tmp_path / "r", progress=False,
+                protocol=Protocol(seeds=(0,), episodes_per_seed=1), tensorboard=False)
+    run = json.loads((tmp_path / "r" / "run.json").read_text())
+    sub = json.loads((tmp_path / "r" / "submission.json").read_text())
+    assert run["agent_steps"] == res.agent_steps >= 1500
+    assert 0 < run["live_agent_steps"] < run["agent_steps"]
+    assert sub["training"]["live_agent_steps"] == run["live_agent_steps"]
