@@ -1,5 +1,5 @@
 """Quantum-Train speed: circuit forward+backward per PennyLane device and qubit count, time per
-update, and Dist-QTRL episodes/s for K workers.
+update, and Dist-QTRL episodes/s for K workers (``qmarl train --workers K`` through torchrun).
 
 Writes ``benchmarks/results/quantum_train.json`` (atomically) and prints Markdown tables. The machine's
 load average is recorded beside the figures (the 2-core machine is shared).
@@ -77,15 +77,26 @@ def bench_update(repeats):
 
 
 def bench_workers(workers, episodes_per_worker, env_id, depth):
-    from qmarl_agents.quantum_train.dist import run_dist_qtrl
+    """Each K: ``qmarl train quantum-train --workers K`` through torchrun (``dist.run_workers``);
+    the figures come from rank 0's run.json / episodes.csv (torchrun start-up excluded)."""
+    import tempfile
 
+    import qmarl_envs
+
+    from qmarl_agents.quantum_train.dist import agent_steps_for, run_workers
+
+    probe = qmarl_envs.make(env_id).unwrapped
+    bound = probe.scenario.max_cycles * probe.max_num_agents  # agent-steps of the longest episode
     rows = []
-    for k in workers:
-        r = run_dist_qtrl(env_id, k, seed=0, max_episodes=episodes_per_worker * k, config={"depth": depth})
-        eps = len(r["episode_scores"])
-        rows.append({"workers": k, "episodes": eps, "wall_s": r["wall_s"], "episodes_per_s": eps / r["wall_s"],
-                     "agent_steps_per_s": r["agent_steps"] / r["wall_s"],
-                     "in_sync": len(set(round(c, 9) for c in r["param_checksums"])) == 1})
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in workers:
+            t = time.perf_counter()
+            r = run_workers(env_id, k, seed=0, config={"depth": depth}, out=Path(tmp) / f"K{k}",
+                            agent_steps=agent_steps_for(episodes_per_worker, k, bound),
+                            max_rounds=episodes_per_worker)
+            rows.append({"workers": k, "episodes": r["episodes"], "wall_s": r["wall_s"],
+                         "episodes_per_s": r["episodes_per_s"], "agent_steps_per_s": r["agent_steps_per_s"],
+                         "launch_total_s": time.perf_counter() - t})
         print(f"K={k}: {rows[-1]}", flush=True)
     return rows
 

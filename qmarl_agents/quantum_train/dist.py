@@ -1,92 +1,115 @@
-"""Run Dist-QTRL workers in-process (gloo over localhost) for the benchmark and the reproduction.
+"""Dist-QTRL runs for the benchmark and the reproduction, through ``qmarl train --workers K``.
 
-``qmarl train quantum-train --workers K`` (the toolkit's torchrun launcher) is the user-facing way;
-this helper spawns K processes with ``torch.multiprocessing`` so a sweep can call it from Python and
-collect each run's episode scores. Every worker builds the same agent (same seed, so the same
-initial parameters; rank 0's are broadcast anyway), plays its own episodes and all-reduces gradients.
+:func:`run_workers` runs ``qmarl train quantum-train --env ID --workers K ...`` through the
+toolkit's torchrun launcher (:func:`qmarl_agents.distributed.launch`, i.e. ``torch.distributed.run
+--standalone --nproc-per-node K``): K gloo ranks share one parameter set (broadcast from rank 0),
+each plays its own episodes, the gradients are all-reduced before every Adam step, and rank 0
+writes the run (``episodes.csv``, ``run.json``). The figures a sweep needs are read back from those
+files; there is no process pool of our own.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import time
+import csv
+import json
+import math
+from pathlib import Path
 from typing import Any
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _config_args(config: dict[str, Any]) -> list[str]:
+    """``{"depth": 3, "hidden": (4,)}`` -> ``["--config", "depth=3", "--config", "hidden=[4]"]``
+    (values as JSON, what ``qmarl train --config`` parses)."""
+    out: list[str] = []
+    for k, v in config.items():
+        out += ["--config", f"{k}={json.dumps(list(v) if isinstance(v, tuple) else v)}"]
+    return out
 
 
-def _worker(rank: int, world: int, port: int, env_id: str, seed: int, config: dict, max_episodes: int,
-            queue) -> None:
-    import torch
-    import torch.distributed as td
-
-    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
-    torch.set_num_threads(1)
-    td.init_process_group("gloo", rank=rank, world_size=world)
-    try:
-        from qmarl_agents.quantum_train.agent import make_quantum_train
-
-        agent = make_quantum_train(env_id, seed=seed, **config)
-        scores: list[float] = []
-
-        class CB:
-            def on_steps(self, steps):
-                return agent.episodes < max_episodes
-
-            def on_episode(self, steps, summary):
-                scores.append(float(summary.get("score", 0.0)))
-
-            def on_metrics(self, steps, metrics):
-                pass
-
-        t0 = time.perf_counter()
-        agent.learn(10**12, callback=CB())
-        wall = time.perf_counter() - t0
-        checksum = float(sum(p.detach().double().sum() for p in agent.trainable_module.parameters()))
-        queue.put((rank, scores, wall, agent.updates, agent.agent_steps, checksum))
-    finally:
-        td.destroy_process_group()
-
-
-def run_dist_qtrl(env_id: str, workers: int, *, seed: int = 0, max_episodes: int = 200,
-                  config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Train Dist-QTRL with ``workers`` processes until ``max_episodes`` episodes in all.
+def read_run(out: str | Path) -> dict[str, Any]:
+    """Rank 0's episodes and budget from a ``qmarl train`` run directory.
 
     Returns:
-        ``{"scores": per-update mean score list (float, length = updates), "episode_scores": all
-        episodes in order of (update, rank), "wall_s" (training time of the slowest worker, start-up excluded), "updates", "agent_steps",
-        "workers", "param_checksums" (sum of each worker's parameters: equal when in sync)}``.
-        Assumes ``episodes_per_update == 1`` (the official setting) for the per-update scores.
+        ``{"run": run.json as a dict, "scores": float list (one per rank-0 episode, i.e. per round
+        when ``episodes_per_update == 1``), "episode_agent_steps": int list (global agent-steps
+        when the episode was logged), "episode_wall_s": float list (seconds since training
+        started)}``.
 
     Raises:
-        ValueError: if ``workers`` is not a positive int.
+        ValueError: if ``out`` holds no finished run (``run.json`` or ``episodes.csv`` missing).
     """
-    import torch.multiprocessing as mp
+    out = Path(out)
+    if not (out / "run.json").is_file() or not (out / "episodes.csv").is_file():
+        raise ValueError(f"out: {str(out)!r} holds no finished qmarl train run (run.json, episodes.csv)")
+    run = json.loads((out / "run.json").read_text())
+    scores, steps, walls = [], [], []
+    with open(out / "episodes.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            scores.append(float(row["score"]))
+            steps.append(int(row["agent_steps"]))
+            walls.append(float(row["wall_s"]))
+    return {"run": run, "scores": scores, "episode_agent_steps": steps, "episode_wall_s": walls}
 
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers: expected a positive int, got {workers!r}")
-    ctx = mp.get_context("spawn")
-    q = ctx.SimpleQueue()
-    port = _free_port()
-    procs = [ctx.Process(target=_worker, args=(r, workers, port, env_id, seed, dict(config or {}), max_episodes, q))
-             for r in range(workers)]
-    for p in procs:
-        p.start()
-    results = [q.get() for _ in procs]
-    for p in procs:
-        p.join()
-    results.sort(key=lambda r: r[0])
-    per_rank = [r[1] for r in results]
-    updates = results[0][3]
-    episode_scores = [per_rank[k][u] for u in range(updates) for k in range(workers)]
-    import numpy as np
 
-    return {"workers": workers, "episode_scores": episode_scores,
-            "scores": [float(np.mean([per_rank[k][u] for k in range(workers)])) for u in range(updates)],
-            "wall_s": max(r[2] for r in results), "updates": updates, "agent_steps": results[0][4],
-            "param_checksums": [r[5] for r in results]}
+def run_workers(env_id: str, workers: int, *, seed: int = 0, config: dict[str, Any] | None = None,
+                agent_steps: int, out: str | Path, max_rounds: int | None = None) -> dict[str, Any]:
+    """Train Dist-QTRL with ``workers`` torchrun ranks for ``agent_steps`` (global) agent-steps.
+
+    Runs ``qmarl train quantum-train --env env_id --workers K --agent-steps N --seed S --out out
+    --overwrite --no-eval --no-progress [--config KEY=VALUE ...]`` through
+    :func:`qmarl_agents.distributed.launch` and reads rank 0's ``episodes.csv`` and ``run.json``.
+
+    Args:
+        env_id: a qmarl env id (``qmarl train`` accepts qmarl ids only).
+        workers: number of ranks K.
+        seed: training seed (rank r plays from ``distributed.rank_seed(seed, r)``).
+        config: :class:`~qmarl_agents.quantum_train.config.QTConfig` fields.
+        agent_steps: global budget in agent-steps (all ranks together).
+        out: run directory (replaced if it holds a run).
+        max_rounds: keep only the first ``max_rounds`` rounds of the curve (the old episode
+            cut-off); None keeps all. ``wall_s`` is then the wall-clock at that round.
+
+    Returns:
+        ``{"workers", "scores" (rank 0's score per round: one episode per worker and update, the
+        official ``episodes_per_update == 1``), "rounds" (len(scores)), "episodes" (rounds × K),
+        "wall_s" (rank 0's training seconds, start-up and evaluation excluded), "agent_steps"
+        (global, at the last kept round), "episodes_per_s", "agent_steps_per_s", "out"}``.
+
+    Raises:
+        ValueError: bad ``workers``/``agent_steps``/``max_rounds``, or ``episodes_per_update != 1``.
+        RuntimeError: if the launcher reports a failed rank.
+    """
+    from qmarl_agents import distributed
+
+    for name, v in (("workers", workers), ("agent_steps", agent_steps)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name}: expected a positive int, got {v!r}")
+    if max_rounds is not None and (isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1):
+        raise ValueError(f"max_rounds: expected None or a positive int, got {max_rounds!r}")
+    config = dict(config or {})
+    if config.get("episodes_per_update", 1) != 1:
+        raise ValueError("config: run_workers reads one episode per round (episodes_per_update=1)")
+    out = Path(out)
+    argv = ["train", "quantum-train", "--env", env_id, "--workers", str(workers), "--agent-steps",
+            str(agent_steps), "--seed", str(int(seed)), "--out", str(out), "--overwrite", "--no-eval",
+            "--no-progress", *_config_args(config)]
+    rc = distributed.launch(argv, workers)
+    if rc != 0:
+        raise RuntimeError(f"qmarl train quantum-train --workers {workers} failed (exit code {rc})")
+    r = read_run(out)
+    scores, steps, walls = r["scores"], r["episode_agent_steps"], r["episode_wall_s"]
+    wall, total = float(r["run"]["training_wall_clock_s"]), int(r["run"]["agent_steps"])
+    if max_rounds is not None and len(scores) > max_rounds:
+        scores, wall, total = scores[:max_rounds], walls[max_rounds - 1], steps[max_rounds - 1]
+    wall = max(wall, 1e-9)
+    rounds = len(scores)
+    return {"workers": workers, "scores": scores, "rounds": rounds, "episodes": rounds * workers,
+            "wall_s": wall, "agent_steps": total, "episodes_per_s": rounds * workers / wall,
+            "agent_steps_per_s": total / wall, "out": str(out)}
+
+
+def agent_steps_for(rounds: int, workers: int, steps_per_episode: float) -> int:
+    """Global budget for about ``rounds`` rounds of ``workers`` episodes of ``steps_per_episode``
+    agent-steps each (episodes of qmarl envs vary in length; :func:`run_workers` cuts at
+    ``max_rounds``)."""
+    return max(1, int(math.ceil(rounds * workers * steps_per_episode)))

@@ -5,9 +5,13 @@ Experiments (the paper's body was not available; its Fig. 1 caption gives the de
 * **Depth sweep** (Fig. 1b): centralised QTRL with L = 3, 7, 13 against the classical policy of the same
   architecture (trained directly), on CartPole-v1 (official notebook's net 4-128-2) and on
   ``qmarl/BallCollection-3x3-v0`` (net 18-32-5, so n = 10 as in CartPole).
-* **Speedup** (Fig. 1c): Dist-QTRL with K = 1, 2, 4, 8 workers at L = 3 on CartPole-v1; the target is
-  the final moving-average reward of centralised L = 13; reported: rounds (= episodes per worker)
-  and total episodes until the moving average (window 10 rounds) reaches it, plus wall-clock.
+* **Speedup** (Fig. 1c): Dist-QTRL with K = 1, 2, 4, 8 workers at L = 3, each run a
+  ``qmarl train quantum-train --workers K`` through torchrun's launcher
+  (:func:`qmarl_agents.quantum_train.dist.run_workers`). ``qmarl train`` takes qmarl ids only, so
+  this runs on ``qmarl/BallCollection-3x3-v0`` (the paper: CartPole); the target is the final
+  moving-average score of centralised L = 13 on that env; reported: rounds (= episodes per worker)
+  and total episodes until the moving average (window 10 rounds, rank 0's episode per round)
+  reaches it, plus wall-clock. The run directories are kept under ``out/dist/K<k>``.
 
 Writes ``depth_sweep.png``, ``speedup.png``, ``results.md`` and ``results.json`` under ``out``.
 """
@@ -40,6 +44,7 @@ def _train(env_id: str, episodes: int, seed: int, config: dict[str, Any]) -> dic
 
     agent = make_quantum_train(env_id, seed=seed, **config)
     scores: list[float] = []
+    ep_steps: list[int] = []
 
     class CB:
         def on_steps(self, steps):
@@ -47,13 +52,15 @@ def _train(env_id: str, episodes: int, seed: int, config: dict[str, Any]) -> dic
 
         def on_episode(self, steps, summary):
             scores.append(float(summary.get("score", 0.0)))
+            ep_steps.append(int(steps))
 
         def on_metrics(self, steps, metrics):
             pass
 
     t = time.perf_counter()
     agent.learn(10**12, callback=CB())
-    return {"scores": scores, "wall_s": time.perf_counter() - t, "params": agent.parameter_counts()}
+    return {"scores": scores, "wall_s": time.perf_counter() - t, "params": agent.parameter_counts(),
+            "episode_agent_steps": ep_steps}
 
 
 def _first_reach(curve, target):
@@ -79,7 +86,7 @@ def run(out: Path, *, quick: bool, seed: int = 0, progress: bool = True) -> dict
     import matplotlib.pyplot as plt
 
     from qmarl_agents.checkpoint import atomic_write_bytes, atomic_write_json
-    from qmarl_agents.quantum_train.dist import run_dist_qtrl
+    from qmarl_agents.quantum_train.dist import agent_steps_for, run_workers
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -96,17 +103,25 @@ def run(out: Path, *, quick: bool, seed: int = 0, progress: bool = True) -> dict
             if progress:
                 print(f"{env_id} {label}: final MA {_moving(r['scores'])[-1]:.1f}, params {r['params']['total']}, "
                       f"{r['wall_s']:.0f} s", flush=True)
-    target = float(_moving(sweep["CartPole-v1"]["QT L=13"]["scores"])[-1])
+    dist_env = "qmarl/BallCollection-3x3-v0"
+    dist_cfg = {**envs[dist_env], "depth": 3, "learning_rate": 3e-3}
+    target = float(_moving(sweep[dist_env]["QT L=13"]["scores"])[-1])
+    # agent-steps per episode over the centralised L = 3 run's first `rounds` episodes (early episodes
+    # are the long ones; K = 1 replays that run exactly)
+    first = sweep[dist_env]["QT L=3"]["episode_agent_steps"][:rounds]
+    per_episode = first[-1] / len(first)
     dist = {}
     for k in (1, 2, 4, 8):
-        r = run_dist_qtrl("CartPole-v1", k, seed=seed, max_episodes=rounds * k, config={"depth": 3})
+        # budget for `rounds` rounds at that episode length (+25 % margin), curve cut at `rounds`
+        r = run_workers(dist_env, k, seed=seed, config=dist_cfg, out=out / "dist" / f"K{k}", max_rounds=rounds,
+                        agent_steps=agent_steps_for(rounds, k, 1.25 * per_episode))
         curve = _moving(r["scores"])
         dist[k] = {"rounds_to_target": _first_reach(curve, target), "wall_s": r["wall_s"], "scores": r["scores"],
-                   "final_ma": float(curve[-1]), "in_sync": len(set(round(c, 9) for c in r["param_checksums"])) == 1}
+                   "final_ma": float(curve[-1]), "rounds": r["rounds"], "run_dir": r["out"]}
         reach = dist[k]["rounds_to_target"]
         dist[k]["episodes_to_target"] = None if reach is None else reach * k
         if reach is not None:
-            dist[k]["wall_s_to_target"] = r["wall_s"] * reach / max(1, r["updates"])
+            dist[k]["wall_s_to_target"] = r["wall_s"] * reach / max(1, r["rounds"])
         if progress:
             print(f"Dist-QTRL K={k}: rounds to target {reach}, final MA {curve[-1]:.1f}, {r['wall_s']:.0f} s", flush=True)
 
@@ -122,7 +137,7 @@ def run(out: Path, *, quick: bool, seed: int = 0, progress: bool = True) -> dict
     for k, r in dist.items():
         ax.plot(_moving(r["scores"]), label=f"K={k}, L=3")
     ax.axhline(target, ls="--", color="tab:blue", label="target: centralised L=13 final")
-    ax.set_title("CartPole-v1: Dist-QTRL")
+    ax.set_title(f"{dist_env}: Dist-QTRL (torchrun)")
     ax.set_xlabel("round (episodes per worker)")
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -138,7 +153,7 @@ def run(out: Path, *, quick: bool, seed: int = 0, progress: bool = True) -> dict
              "| env | policy | trainable params | classical M | final MA score | best MA score | wall s |",
              "|---|---|---|---|---|---|---|"]
     figures: dict[str, Any] = {"quick": quick, "seed": seed, "episodes": episodes, "rounds": rounds, "sweep": {},
-                               "target": target, "dist": {}}
+                               "target": target, "dist_env": dist_env, "dist": {}}
     for env_id, runs in sweep.items():
         for label, r in runs.items():
             ma = _moving(r["scores"])
@@ -146,13 +161,13 @@ def run(out: Path, *, quick: bool, seed: int = 0, progress: bool = True) -> dict
                          f"{ma[-1]:.1f} | {ma.max():.1f} | {r['wall_s']:.0f} |")
             figures["sweep"].setdefault(env_id, {})[label] = {"final_ma": float(ma[-1]), "best_ma": float(ma.max()),
                                                               "params": r["params"], "wall_s": r["wall_s"]}
-    lines += ["", f"Dist-QTRL on CartPole-v1, L = 3, {rounds} rounds; target = centralised L = 13 final MA "
-              f"({target:.1f}).", "",
-              "| K | rounds to target | episodes to target | final MA | wall s (all rounds) | grads in sync |",
+    lines += ["", f"Dist-QTRL on {dist_env} (`qmarl train quantum-train --workers K` through torchrun), L = 3, "
+              f"up to {rounds} rounds; target = centralised L = 13 final MA ({target:.1f}).", "",
+              "| K | rounds run | rounds to target | episodes to target | final MA | wall s (all rounds) |",
               "|---|---|---|---|---|---|"]
     for k, r in dist.items():
-        lines.append(f"| {k} | {r['rounds_to_target']} | {r['episodes_to_target']} | {r['final_ma']:.1f} | "
-                     f"{r['wall_s']:.0f} | {r['in_sync']} |")
+        lines.append(f"| {k} | {r['rounds']} | {r['rounds_to_target']} | {r['episodes_to_target']} | "
+                     f"{r['final_ma']:.1f} | {r['wall_s']:.0f} |")
         figures["dist"][str(k)] = {kk: v for kk, v in r.items() if kk != "scores"}
     atomic_write_bytes(out / "results.md", ("\n".join(lines) + "\n").encode())
     atomic_write_json(out / "results.json", figures)
