@@ -91,3 +91,18 @@ def test_example_trains_through_qmarl_train(linear_pg, tmp_path):
     assert 0 < run["live_agent_steps"] <= run["agent_steps"]
     assert result.evaluation is not None and result.episodes > 0
     assert qmarl_agents.load_policy(result.files["policy"], env_id=ENV_ID).name == "linear-pg"
+
+
+def test_example_loads_through_an_entry_point(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    from qmarl_agents.registry import ENTRY_POINT_GROUP, load_plugins
+
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    ep = EntryPoint(name="linear-pg", value="linear_pg_agent:SPEC", group=ENTRY_POINT_GROUP)
+    try:
+        assert load_plugins([ep]) == ["linear-pg"]
+        with pytest.warns(RuntimeWarning, match="'linear-pg'.*already registered"):
+            assert load_plugins([ep]) == []
+    finally:
+        _AGENTS.pop("linear-pg", None)
