@@ -117,7 +117,8 @@ def run(out: Path, *, quick: bool, seed: int = 0, progress: bool = True) -> dict
                         agent_steps=agent_steps_for(rounds, k, 1.25 * per_episode))
         curve = _moving(r["scores"])
         dist[k] = {"rounds_to_target": _first_reach(curve, target), "wall_s": r["wall_s"], "scores": r["scores"],
-                   "final_ma": float(curve[-1]), "rounds": r["rounds"], "run_dir": r["out"]}
+                   "final_ma": float(curve[-1]), "rounds": r["rounds"],
+                   "run_dir": Path(r["out"]).relative_to(out).as_posix()}
         reach = dist[k]["rounds_to_target"]
         dist[k]["episodes_to_target"] = None if reach is None else reach * k
         if reach is not None:
