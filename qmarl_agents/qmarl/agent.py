@@ -35,6 +35,7 @@ from qmarl_agents.base import STAY, Agent, BatchPolicy, TrainingCallback, _check
 from qmarl_agents.qmarl.config import QMARLConfig, config_from
 from qmarl_agents.qmarl.graph import EgoBatch, ego_subgraphs
 from qmarl_agents.qmarl.network import MessagePassingNet, VanillaNet
+from qmarl_agents.torch_utils import torch_threads as _threads
 
 NAME = "qmarl"
 
@@ -256,20 +257,6 @@ def _family(env_id: str) -> str:
         if base.endswith(tag):
             return base[: -len(tag)]
     return base
-
-
-class _threads:
-    def __init__(self, n: int):
-        self.n = n
-
-    def __enter__(self):
-        self.before = torch.get_num_threads()
-        if self.before != self.n:
-            torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc):
-        if torch.get_num_threads() != self.before:
-            torch.set_num_threads(self.before)
 
 
 def _sub_inputs(batch: EgoBatch, flat_obs: torch.Tensor, positions: np.ndarray):
@@ -508,10 +495,8 @@ class QMARLAgent(Agent, QMARLPolicy):
 
 
 def _distributed():
-    try:
-        from qmarl_agents import distributed
-    except ImportError:
-        return None
+    from qmarl_agents import distributed
+
     return distributed
 
 
