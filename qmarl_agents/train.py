@@ -313,6 +313,8 @@ def train(agent_name: str, env_id: str, *, agent_steps: int | None = None, episo
                 agent_name, env_id=env_id, seed=seed, **dict(config or {}),
                 **({"env_kwargs": dict(env_kwargs)} if env_kwargs else {}))
             agent.learn(agent_steps if agent_steps is not None else 100_000)
+            distributed.barrier()
+            distributed.teardown()  # leave the group before exiting: a live gloo group aborts at exit
             return TrainResult(out=run_dir, agent=agent, agent_steps=int(agent.agent_steps), episodes=0,
                                wall_clock_s=time.perf_counter() - t0, evaluation=None, files={})
     qmarl_envs.spec(env_id)
@@ -365,6 +367,9 @@ def train(agent_name: str, env_id: str, *, agent_steps: int | None = None, episo
         agent.learn(total, callback=monitor)
     finally:
         monitor.close()
+    if ranks > 1:  # rank 0 of --workers K: every rank has finished learning; the rest is rank 0's alone
+        distributed.barrier()
+        distributed.teardown()
     wall = prior_wall + time.perf_counter() - t0
     steps = int(agent.agent_steps)
     live = getattr(agent, "live_agent_steps", None)  # the budget rule: slots, and live agents among them
