@@ -125,6 +125,18 @@ class Sampler:
         """
         raise NotImplementedError
 
+    def _sample_each(self, b: np.ndarray, J: np.ndarray, read_model) -> np.ndarray:
+        """``float32 (B, N, r, H)`` from ``read_model(b_m float64 (H,), J_m float64 (H, H))``, which
+        returns the ``(N, r, H)`` spins of model ``m``: the loop of the per-call (dimod, OpenJij)
+        samplers, one external call per model."""
+        b = np.asarray(b, dtype=np.float64)
+        J = np.asarray(J, dtype=np.float64)
+        B, H = b.shape
+        out = np.empty((B, self.reads, self.replicas, H), dtype=np.float32)
+        for m in range(B):
+            out[m] = read_model(b[m], J[m if J.shape[0] > 1 else 0])
+        return out
+
 
 class GibbsSampler(Sampler):
     """In-house block-Gibbs annealer, one NumPy pass over all models x reads x replicas.
@@ -236,17 +248,17 @@ class DimodSampler(Sampler):
                     seed=int(rng.integers(2**31 - 1)))
 
     def sample(self, b, J, rng):
-        b = np.asarray(b, dtype=np.float64)
-        J = np.asarray(J, dtype=np.float64)
-        B, H = b.shape
+        """Reads of the effective model, one dimod call per model (see :meth:`Sampler.sample`)."""
         r, N = self.replicas, self.reads
-        out = np.empty((B, N, r, H), dtype=np.float32)
-        for m in range(B):
-            lin, quad = ising_model(b[m], J[m if J.shape[0] > 1 else 0], r, self.wp)
+
+        def read_model(bm, Jm):
+            H = bm.shape[0]
+            lin, quad = ising_model(bm, Jm, r, self.wp)
             ss = self.dimod_sampler.sample_ising(lin, quad, **self._kwargs(rng))
             arr = ss.record.sample[:, [int(ss.variables.index(k)) for k in range(r * H)]]
-            out[m] = arr.reshape(-1, r, H)[:N]
-        return out
+            return arr.reshape(-1, r, H)[:N]
+
+        return self._sample_each(b, J, read_model)
 
 
 class OpenJijSQASampler(Sampler):
@@ -269,22 +281,21 @@ class OpenJijSQASampler(Sampler):
         self.gamma_field = float(gamma_field)
 
     def sample(self, b, J, rng):  # pragma: no cover - needs the optional extra
-        b = np.asarray(b, dtype=np.float64)
-        J = np.asarray(J, dtype=np.float64)
-        B, H = b.shape
+        """Reads of the model, one OpenJij call per model (see :meth:`Sampler.sample`)."""
         r, N = self.replicas, self.reads
-        out = np.empty((B, N, r, H), dtype=np.float32)
-        for m in range(B):
-            Jm = J[m if J.shape[0] > 1 else 0]
-            lin = {i: -float(b[m, i]) for i in range(H)}
+
+        def read_model(bm, Jm):
+            H = bm.shape[0]
+            lin = {i: -float(bm[i]) for i in range(H)}
             iu, ju = np.nonzero(np.triu(Jm, 1))
             quad = {(int(i), int(j)): -float(Jm[i, j]) for i, j in zip(iu, ju)}
             ss = self._sampler.sample_ising(lin, quad, beta=self.beta_final, gamma=self.gamma_field,
                                             trotter=max(r, 2), num_sweeps=self.sweeps, num_reads=N * r,
                                             seed=int(rng.integers(2**31 - 1)))
             arr = ss.record.sample[:, [int(ss.variables.index(k)) for k in range(H)]]
-            out[m] = arr.reshape(N, r, H)
-        return out
+            return arr.reshape(N, r, H)
+
+        return self._sample_each(b, J, read_model)
 
 
 def make_sampler(name: str, layers, *, replicas: int, reads: int, sweeps: int, beta_start: float,
