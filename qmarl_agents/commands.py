@@ -33,27 +33,17 @@ def _parse_config(items: list[str] | None) -> dict[str, Any]:
 def _cmd_train(args: argparse.Namespace) -> int:
     import os
 
-    from qmarl_agents.registry import agent_spec
+    from qmarl_agents.train import check_workers
 
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers: expected a positive int, got {args.workers}")
     if (args.workers or 1) > 1 and "WORLD_SIZE" not in os.environ:
-        if not agent_spec(args.agent).supports_workers:
-            raise ValueError(f"--workers: agent {args.agent!r} does not support --workers > 1 "
-                             "(agents that do: " + ", ".join(_worker_agents()) + ")")
-        if args.episodes is not None:
-            raise ValueError("--workers: give the budget in agent-steps (--agent-steps), not --episodes")
+        check_workers(args.agent, episodes=args.episodes)
         from qmarl_agents import distributed
 
         # relaunch this very command as K ranks through torchrun's own launcher
         return distributed.launch(list(args.argv), args.workers)
     return _train_rank(args)
-
-
-def _worker_agents() -> list[str]:
-    from qmarl_agents.registry import _AGENTS
-
-    return [n for n, s in _AGENTS.items() if s.supports_workers]
 
 
 def _train_rank(args: argparse.Namespace) -> int:

@@ -255,6 +255,23 @@ def _check_positive(name: str, v: Any, allow_none: bool = True) -> int | None:
     return int(v)
 
 
+def check_workers(agent_name: str, *, episodes: int | None = None) -> None:
+    """Check that ``agent_name`` can train on several ranks (``qmarl train --workers K``, K > 1).
+
+    Raises:
+        ValueError: if the agent's :class:`~qmarl_agents.registry.AgentSpec` lacks
+            ``supports_workers`` (the message lists the agents that have it), or ``episodes`` is given
+            (an episode budget is counted on rank 0 alone; workers take agent-steps).
+    """
+    from qmarl_agents.registry import _AGENTS, agent_spec
+
+    if not agent_spec(agent_name).supports_workers:
+        able = ", ".join(n for n, s in _AGENTS.items() if s.supports_workers)
+        raise ValueError(f"--workers: agent {agent_name!r} does not support --workers > 1 (agents that do: {able})")
+    if episodes is not None:
+        raise ValueError("--workers: give the budget in agent-steps (--agent-steps), not --episodes")
+
+
 def train(agent_name: str, env_id: str, *, agent_steps: int | None = None, episodes: int | None = None,
           seed: int | None = 0, out: str | os.PathLike | None = None, resume: bool = False, overwrite: bool = False,
           checkpoint_every: int | None = None, protocol: Protocol | None = DEFAULT_PROTOCOL, progress: bool = True,
@@ -292,31 +309,14 @@ def train(agent_name: str, env_id: str, *, agent_steps: int | None = None, episo
     import qmarl_envs
     from qmarl_agents.registry import agent_spec, load_agent, load_policy, make_agent
 
-    spec = agent_spec(agent_name)
+    agent_spec(agent_name)
     ranks = int(os.environ.get("WORLD_SIZE", "1"))
     if ranks > 1:
         # a rank started by torchrun (``qmarl train --workers K``): join the group; rank 0 alone writes
-        if not spec.supports_workers:
-            raise ValueError(f"workers: agent {agent_name!r} does not support --workers > 1")
-        if episodes is not None:
-            raise ValueError("episodes: with --workers > 1 give the budget in agent-steps (--agent-steps)")
+        check_workers(agent_name, episodes=episodes)
         from qmarl_agents import distributed
 
         distributed.init_from_env()
-        if not distributed.is_main():
-            # the other ranks train the same agent (parameters broadcast from rank 0, gradients averaged
-            # by the agent) and write nothing; they read the checkpoint rank 0 resumes from
-            t0 = time.perf_counter()
-            run_dir = Path(out) if out is not None else default_out(agent_name, env_id, seed)
-            existing = latest_checkpoint(run_dir) if resume else None
-            agent = load_agent(existing) if existing is not None else make_agent(
-                agent_name, env_id=env_id, seed=seed, **dict(config or {}),
-                **({"env_kwargs": dict(env_kwargs)} if env_kwargs else {}))
-            agent.learn(agent_steps if agent_steps is not None else 100_000)
-            distributed.barrier()
-            distributed.teardown()  # leave the group before exiting: a live gloo group aborts at exit
-            return TrainResult(out=run_dir, agent=agent, agent_steps=int(agent.agent_steps), episodes=0,
-                               wall_clock_s=time.perf_counter() - t0, evaluation=None, files={})
     qmarl_envs.spec(env_id)
     _check_positive("agent_steps", agent_steps)
     _check_positive("episodes", episodes)
@@ -348,8 +348,17 @@ def train(agent_name: str, env_id: str, *, agent_steps: int | None = None, episo
                              "continue it, overwrite=True to replace it, or choose another directory")
         agent = make_agent(agent_name, env_id=env_id, seed=seed, **dict(config or {}),
                            **({"env_kwargs": env_kwargs} if env_kwargs else {}))
-        if has_run:
-            _clear_run(out)
+    if ranks > 1 and not distributed.is_main():
+        # the other ranks train the same agent (parameters broadcast from rank 0, gradients averaged by
+        # the agent; a resumed run reads rank 0's checkpoint) and write nothing
+        t0 = time.perf_counter()
+        agent.learn(total)
+        distributed.barrier()
+        distributed.teardown()  # leave the group before exiting: a live gloo group aborts at exit
+        return TrainResult(out=out, agent=agent, agent_steps=int(agent.agent_steps), episodes=0,
+                           wall_clock_s=time.perf_counter() - t0, evaluation=None, files={})
+    if not resume and has_run:
+        _clear_run(out)
     out.mkdir(parents=True, exist_ok=True)
     start = int(agent.agent_steps)
     every = checkpoint_every if checkpoint_every is not None else max(total // 5, 1)
