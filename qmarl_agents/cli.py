@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     from qmarl_envs.render.play import add_cli as add_play_cli; add_play_cli(sub)  # noqa: E702
     from qmarl_agents.commands import add_cli as add_agent_cli; add_agent_cli(sub)  # noqa: E702
     from qmarl_agents.reproduce import add_cli as add_reproduce_cli; add_reproduce_cli(sub)  # noqa: E702
+    from qmarl_agents.bench import add_cli as add_bench_cli; add_bench_cli(sub)  # noqa: E702
     # [cli:leaderboard]
     from qmarl_agents.leaderboard.cli import add_cli as add_leaderboard_cli; add_leaderboard_cli(sub)  # noqa: E702
     return parser
@@ -55,7 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``qmarl`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "pass_through", False):  # only verbs that forward arguments accept extras
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if rest:
+        args.script_args = [a for a in rest if a != "--"]
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for verbs that relaunch themselves (--workers)
     try:
         return int(args.func(args) or 0)
