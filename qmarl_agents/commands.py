@@ -106,7 +106,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         info = res.policy_info
         if "agent_steps" in info:
             training = {"agent_steps": info.get("agent_steps"), "seed": info.get("seed")}
-        sub = build_submission(res, name=args.name, training=training, env_kwargs=env_kwargs)
+        sub = build_submission(res, name=args.name, training=training, env_kwargs=env_kwargs,
+                               author=args.author or "")
         console.print(f"submission written to {write_submission(args.submission, sub)}")
     return 0
 
@@ -161,6 +162,7 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", nargs="+", metavar="S", help="evaluation seeds, e.g. 0-9 or 0 1 2 (default 0-9)")
     p.add_argument("--submission", metavar="OUT.json", help="write a leaderboard submission")
     p.add_argument("--name", help="display name in the submission")
+    p.add_argument("--author", help="author shown on the leaderboard (with --submission)")
     p.add_argument("--seed", type=int, default=0, help="seed of a random/scripted policy (default 0)")
     p.add_argument("--stochastic", action="store_true", help="sample actions (not the leaderboard protocol)")
     p.add_argument("--env-kwarg", action="append", metavar="KEY=VALUE", help="env config override (repeatable)")

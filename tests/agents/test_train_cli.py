@@ -89,12 +89,13 @@ def test_train_errors(tmp_path, capsys):
 def test_evaluate_prints_statistics_and_writes_a_submission(tmp_path, capsys):
     sub_path = tmp_path / "sub.json"
     assert main(["evaluate", "--env", BALL2, "--policy", "scripted", "--episodes", "2", "--seeds", "0-3",
-                 "--submission", str(sub_path)]) == 0
+                 "--submission", str(sub_path), "--author", "Ada <i>L</i>"]) == 0
     out = capsys.readouterr().out
     assert "IQM score" in out and "95% CI" in out and "mean score" in out
     sub = json.loads(sub_path.read_text())
     validate_submission(sub)
     assert sub["protocol"]["seeds"] == [0, 1, 2, 3] and len(sub["scores"][0]) == 2
+    assert sub["author"] == "Ada <i>L</i>"
     assert main(["evaluate", "--env", BALL2, "--policy", "nowhere"]) == 2
     assert "neither" in capsys.readouterr().err
     assert main(["evaluate", "--env", BALL2, "--policy", "random", "--seeds", "3-1"]) == 2
