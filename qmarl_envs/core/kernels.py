@@ -291,6 +291,9 @@ def bfs_distances(passable: np.ndarray, sources: np.ndarray, until: np.ndarray |
 def sample_free_cells(rng: np.random.Generator, free: np.ndarray, n: int) -> np.ndarray:
     """Draw ``n`` distinct cells uniformly from the True cells of ``free``.
 
+    Same draws as ``rng.choice(np.flatnonzero(free), n, replace=False)`` (the generator is called
+    the same way), through :func:`sample_cells_except` with the False cells as exclusions.
+
     Args:
         rng: the env's generator.
         free: ``bool (H, W)`` candidate cells.
@@ -302,9 +305,69 @@ def sample_free_cells(rng: np.random.Generator, free: np.ndarray, n: int) -> np.
     Raises:
         ValueError: if ``free`` has fewer than ``n`` True cells.
     """
-    flat = np.arange(free.size) if free.all() else np.flatnonzero(free.ravel())  # same values
-    if flat.size < n:
-        raise ValueError(f"cannot place {n} agents on {flat.size} free cells")
-    pick = rng.choice(flat, size=n, replace=False) if n else flat[:0]
-    w = free.shape[1]
-    return np.stack([pick // w, pick % w], axis=1).astype(np.int32)
+    count = int(np.count_nonzero(free))
+    exclude = None if count == free.size else np.flatnonzero(~free.ravel())
+    return sample_cells_except(rng, free.shape, n, exclude)
+
+
+def nth_free(k: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+    """Flat index of the ``k``-th cell (0-based, row-major) that is not in ``exclude``.
+
+    ``np.flatnonzero(free)[k]`` without scanning the map: with ``E`` the sorted exclusions, the
+    answer is ``k + #{i : E[i] - i <= k}`` (one binary search per entry of ``k``).
+
+    Args:
+        k: integer ``(K,)`` ranks among the free cells.
+        exclude: ``int64 (M,)`` sorted, distinct flat cells that are not free.
+
+    Returns:
+        ``int64 (K,)`` flat cells.
+    """
+    k = np.asarray(k, dtype=np.int64)
+    if exclude.size == 0:
+        return k
+    shifted = exclude - np.arange(exclude.size, dtype=np.int64)
+    # binary search with sorted keys (several times faster than with random ones), then unsort
+    order = np.argsort(k)
+    ks = k[order]
+    out = np.empty_like(k)
+    out[order] = ks + np.searchsorted(shifted, ks, side="right")
+    return out
+
+
+def sample_cells_except(rng: np.random.Generator, shape: tuple[int, int], n: int,
+                        exclude: np.ndarray | None = None) -> np.ndarray:
+    """Draw ``n`` distinct cells uniformly from an ``(H, W)`` map, outside ``exclude``.
+
+    The draws equal ``rng.choice(free_cells, n, replace=False)`` over the row-major list of the
+    other cells (NumPy draws the same indices from ``rng.choice(count, ...)`` as from an array of
+    that length), but the map is never scanned: the drawn ranks are mapped to cells by
+    :func:`nth_free`, so a reset costs O(n log M), not O(H W).
+
+    Args:
+        rng: the env's generator.
+        shape: ``(H, W)`` map shape in cells.
+        n: number of cells to draw.
+        exclude: optional ``int64 (M,)`` sorted, distinct row-major flat cells that may not be
+            drawn (``None``: every cell is free).
+
+    Returns:
+        ``int32 (n, 2)`` ``(row, col)`` cells.
+
+    Raises:
+        ValueError: if fewer than ``n`` cells are free.
+    """
+    h, w = int(shape[0]), int(shape[1])
+    count = h * w - (0 if exclude is None else int(exclude.size))
+    if count < n:
+        raise ValueError(f"cannot place {n} agents on {count} free cells")
+    if n == 0:
+        return np.zeros((0, 2), dtype=np.int32)
+    pick = rng.choice(count, size=n, replace=False)
+    if exclude is not None:
+        pick = nth_free(pick, exclude)
+    out = np.empty((n, 2), dtype=np.int32)
+    rows = pick // w
+    out[:, 0] = rows
+    out[:, 1] = pick - rows * w
+    return out

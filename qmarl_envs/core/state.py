@@ -11,6 +11,46 @@ def _empty_layer(shape: tuple[int, int], dtype, fill=0) -> np.ndarray:
     return np.full(shape, fill, dtype=dtype)
 
 
+_LAYER_DEFAULTS = {"walls": (bool, False), "pits": (bool, False), "balls": (np.int16, -1),
+                   "food": (bool, False), "landmarks": (np.int16, -1)}
+_BLANK_CACHE: dict[tuple, np.ndarray] = {}
+
+
+def blank_layers(shape: tuple[int, int], *names: str) -> dict[str, np.ndarray]:
+    """Shared, read-only default layers for the :class:`GridState` fields ``names``.
+
+    A scenario that never uses a layer (Battle has no walls, food or landmarks) passes these to
+    its states instead of letting every reset allocate and fill fresh ``(H, W)`` arrays (about
+    0.1 ms a reset on a 500 x 500 map). They are read-only, so an accidental in-place write raises
+    instead of leaking into the next episode; :meth:`GridState.copy` returns writable copies.
+
+    Args:
+        shape: map ``(H, W)`` in cells.
+        names: field names among ``walls``, ``pits``, ``balls``, ``food``, ``landmarks``.
+
+    Returns:
+        ``{name: array}`` with each field's default value (``False``, or ``-1`` for ``balls`` and
+        ``landmarks``).
+
+    Raises:
+        ValueError: for an unknown name.
+    """
+    out = {}
+    for name in names:
+        if name not in _LAYER_DEFAULTS:
+            raise ValueError(f"names: expected layer names among {sorted(_LAYER_DEFAULTS)}, got {name!r}")
+        key = (tuple(shape), name)
+        arr = _BLANK_CACHE.get(key)
+        if arr is None:
+            if len(_BLANK_CACHE) > 64:
+                _BLANK_CACHE.clear()
+            dtype, fill = _LAYER_DEFAULTS[name]
+            arr = _BLANK_CACHE[key] = _empty_layer(tuple(shape), dtype, fill)
+            arr.flags.writeable = False
+        out[name] = arr
+    return out
+
+
 @dataclass
 class GridState:
     """Everything that changes during an episode, as arrays (JaxMARL/VMAS-style arrays over agents).

@@ -65,7 +65,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qmarl_envs.core import kernels
-from qmarl_envs.core.state import GridState
+from qmarl_envs.core.state import GridState, blank_layers
 from qmarl_envs.scenarios import common
 from qmarl_envs.scenarios.base import Scenario
 
@@ -157,9 +157,10 @@ class Battle(Scenario):
     def reset(self, rng: np.random.Generator) -> GridState:
         """Draw every body's cell uniformly on distinct cells (paper: "placed randomly")."""
         m = 2 * self.team_size
-        pos = kernels.sample_free_cells(rng, np.ones(self.shape, dtype=bool), m)
+        pos = kernels.sample_cells_except(rng, self.shape, m)
         return GridState(shape=self.shape, positions=pos, alive=np.ones(m, dtype=bool),
-                         team=self.team.copy(), hp=np.ones(m, dtype=np.int16))
+                         team=self.team.copy(), hp=np.ones(m, dtype=np.int16),
+                         **blank_layers(self.shape, "walls", "pits", "balls", "food", "landmarks"))
 
     def step(self, state, actions, rng, live):
         """One Battle step (module docstring, rules 1-3 and rewards); see :meth:`Scenario.step`.

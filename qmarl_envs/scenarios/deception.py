@@ -66,7 +66,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qmarl_envs.core import kernels
-from qmarl_envs.core.state import GridState
+from qmarl_envs.core.state import GridState, blank_layers
 from qmarl_envs.scenarios import common
 from qmarl_envs.scenarios.base import Scenario
 
@@ -201,12 +201,13 @@ class Deception(Scenario):
         """Draw landmarks, then home agents and the adversary on other distinct cells, uniformly;
         draw the target uniformly among the landmarks."""
         n, k = self.num_home, self.num_landmarks
-        cells = kernels.sample_free_cells(rng, np.ones(self.shape, dtype=bool), k + n + 1)
+        cells = kernels.sample_cells_except(rng, self.shape, k + n + 1)
         landmarks = np.full(self.shape, -1, dtype=np.int16)
         landmarks[cells[:k, 0], cells[:k, 1]] = np.arange(k, dtype=np.int16)
         state = GridState(shape=self.shape, positions=cells[k:].copy(),
                           alive=np.ones(n + 1, dtype=bool), team=self.team.copy(),
                           hp=np.ones(n + 1, dtype=np.int16), landmarks=landmarks,
+                          **blank_layers(self.shape, "walls", "pits", "balls", "food"),
                           target=int(rng.integers(k)))
         lm = cells[:k]
         lm = lm[np.argsort(lm[:, 0].astype(np.int64) * self.shape[1] + lm[:, 1])]  # row-major

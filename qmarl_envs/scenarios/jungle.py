@@ -67,7 +67,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qmarl_envs.core import kernels
-from qmarl_envs.core.state import GridState
+from qmarl_envs.core.state import GridState, blank_layers
 from qmarl_envs.scenarios import common
 from qmarl_envs.scenarios.base import Scenario
 
@@ -168,11 +168,21 @@ class _Static:
         # cells where an agent may stand and a food cell is 4-adjacent
         feeding = np.zeros(g.size, dtype=bool)
         feeding[(food_flat[:, None] + g.offs_plus[None, 1:]).ravel()] = True
-        feeding &= ~self.blocked
+        feeding[food_flat] = False
+        feeding &= g.inside
         self.feeding = feeding
-        self.feeding_cells = np.flatnonzero(feeding)
+        self._feeding_cells: np.ndarray | None = None
         self.table = common.WindowTable(grid, [(food_flat, np.float32(1.0))], dynamic=1,
                                         reuse=None if reuse is None else reuse.table)
+
+
+    @property
+    def feeding_cells(self) -> np.ndarray:
+        """``int64 (K,)`` sorted padded flat cells of :attr:`feeding` (built on first use: only the
+        scripted policy needs them)."""
+        if self._feeding_cells is None:
+            self._feeding_cells = np.flatnonzero(self.feeding)
+        return self._feeding_cells
 
 
 class Jungle(Scenario):
@@ -220,14 +230,15 @@ class Jungle(Scenario):
             a fresh :class:`JungleState` (HP ``config.hp``, all alive).
         """
         n, f = len(self.agent_ids), self.num_food
-        cells = kernels.sample_free_cells(rng, np.ones(self.shape, dtype=bool), f)
+        cells = kernels.sample_cells_except(rng, self.shape, f)
         food = np.zeros(self.shape, dtype=bool)
         food[cells[:, 0], cells[:, 1]] = True
-        pos, _ = common.spaced_cells(rng, ~food, n, self.config.start_spacing)
+        food_rank = np.sort(cells[:, 0].astype(np.int64) * self.shape[1] + cells[:, 1])
+        pos, _ = common.spaced_cells(rng, ~food, n, self.config.start_spacing, exclude=food_rank)
         state = JungleState(
             shape=self.shape, positions=pos, alive=np.ones(n, dtype=bool),
             team=np.zeros(n, dtype=np.int8), hp=np.full(n, self.config.hp, dtype=np.int16),
-            food=food,
+            food=food, **blank_layers(self.shape, "walls", "pits", "balls", "landmarks"),
         )
         self._static = _Static(self.grid, food, reuse=self._static, food_flat=self.grid.flat(cells))
         return state

@@ -99,3 +99,28 @@ def test_sample_free_cells_distinct_and_seeded():
     assert len({tuple(p) for p in a.tolist()}) == 12 and (a[:, 0] > 0).all()
     with pytest.raises(ValueError, match="13 agents on 12 free cells"):
         kernels.sample_free_cells(np.random.default_rng(0), free, 13)
+
+
+def test_sample_cells_except_draws_what_choice_over_the_free_list_draws():
+    # the fast sampler (ranks mapped to cells by binary search) = rng.choice over flatnonzero(free)
+    gen = np.random.default_rng(1)
+    for t in range(60):
+        h, w = (int(x) for x in gen.integers(1, 25, 2))
+        free = gen.random((h, w)) < gen.random()
+        n = int(gen.integers(0, free.sum() + 1))
+        a, b = np.random.default_rng(t), np.random.default_rng(t)
+        got = kernels.sample_cells_except(a, (h, w), n, np.flatnonzero(~free.ravel()))
+        flat = np.flatnonzero(free.ravel())
+        ref = b.choice(flat, n, replace=False) if n else flat[:0]
+        assert got.dtype == np.int32 and got.shape == (n, 2)
+        assert np.array_equal(got[:, 0].astype(np.int64) * w + got[:, 1], ref)
+        assert a.random() == b.random()                    # the generators advanced alike
+        assert np.array_equal(kernels.sample_free_cells(np.random.default_rng(t), free, n), got)
+
+
+def test_nth_free_skips_the_excluded_cells():
+    exclude = np.array([0, 2, 3, 7], dtype=np.int64)
+    free = np.setdiff1d(np.arange(12), exclude)
+    k = np.array([4, 0, 7, 1, 3])
+    assert np.array_equal(kernels.nth_free(k, exclude), free[k])
+    assert np.array_equal(kernels.nth_free(k, exclude[:0]), k)

@@ -68,3 +68,17 @@ def test_an_env_that_reset_before_matches_a_fresh_one(env_id):
         acts = rng.integers(0, 5, n)
         out_a, out_b = used.step_arrays(acts), fresh.step_arrays(acts.copy())
         assert all(np.array_equal(x, y) for x, y in zip(out_a, out_b))
+
+
+def test_unused_layers_are_shared_and_read_only():
+    env = qmarl_envs.make("qmarl/Battle-100-v0")
+    env.reset_arrays(seed=0)
+    first = env.grid_state.walls
+    env.reset_arrays(seed=1)
+    assert env.grid_state.walls is first and not first.flags.writeable and not first.any()
+    with pytest.raises(ValueError):
+        first[0, 0] = True
+    assert env.grid_state.copy().walls.flags.writeable            # copies are the caller's own
+    with pytest.raises(ValueError, match="names"):
+        from qmarl_envs.core.state import blank_layers
+        blank_layers((3, 3), "lava")
