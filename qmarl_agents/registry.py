@@ -36,6 +36,9 @@ class AgentSpec:
         supports_workers: whether the agent trains data-parallel over ``qmarl train --workers K``
             (its ``learn`` broadcasts rank 0's parameters and averages gradients with
             :mod:`qmarl_agents.distributed`); agents without it reject ``--workers`` > 1.
+        gymnasium_envs: whether the agent also trains on registered single-agent Gymnasium ids
+            (e.g. ``"CartPole-v1"``); :func:`make_agent` and ``qmarl train`` then accept them
+            (:func:`env_kind`). Agents without it take qmarl ids only.
     """
 
     name: str
@@ -45,6 +48,7 @@ class AgentSpec:
     needs_env_id: bool = True
     resumer: str | None = None
     supports_workers: bool = False
+    gymnasium_envs: bool = False
 
     def _load(self, field: str):
         mod, attr = getattr(self, field).split(":")
@@ -86,13 +90,50 @@ def agent_spec(name: str) -> AgentSpec:
         raise ValueError(f"unknown agent {name!r}; available: {', '.join(_AGENTS)}") from None
 
 
+def env_kind(env_id: str, agent: str | None = None) -> str:
+    """What kind of env ``env_id`` names, for ``agent``: ``"qmarl"`` or ``"gymnasium"``.
+
+    A registered qmarl id is ``"qmarl"``. Any other id is ``"gymnasium"`` when ``agent``'s
+    :class:`AgentSpec` has ``gymnasium_envs`` and the id is in Gymnasium's registry
+    (``gymnasium.envs.registry``; nothing is built here).
+
+    Raises:
+        ValueError: for an id that is neither (the message names the closest qmarl ids and, for an
+            agent with ``gymnasium_envs``, the closest Gymnasium ids), or an unknown ``agent``.
+    """
+    import qmarl_envs
+
+    if not isinstance(env_id, str):
+        raise ValueError(f"env_id: expected a string, got {env_id!r}")
+    gym_ok = agent is not None and agent_spec(agent).gymnasium_envs
+    try:
+        qmarl_envs.spec(env_id)
+        return "qmarl"
+    except ValueError as e:
+        if not gym_ok or env_id.startswith("qmarl/"):
+            raise
+        qmarl_error = str(e)
+    import difflib
+
+    import gymnasium
+
+    if env_id in gymnasium.envs.registry:
+        return "gymnasium"
+    close = difflib.get_close_matches(env_id, list(gymnasium.envs.registry), n=3, cutoff=0.6)
+    hint = f" (close: {', '.join(map(repr, close))})" if close else ""
+    raise ValueError(f"env_id: {env_id!r} is not a registered Gymnasium id{hint}, which agent {agent!r} also "
+                     f"takes, nor a qmarl id: {qmarl_error}")
+
+
 def make_agent(name: str, env_id: str | None = None, seed: int | None = 0, **config: Any) -> Agent:
     """Build a registered agent, ready to ``learn``, ``save`` and ``act``.
 
     Args:
         name: ``"ppo"``, ``"a2c"``, ``"dqn"``, ``"random"``, ``"scripted"`` or any registered name
             (:func:`list_agents`).
-        env_id: the env to train on (required by trainable agents), e.g. ``"qmarl/Jungle-v0"``.
+        env_id: the env to train on (required by trainable agents), e.g. ``"qmarl/Jungle-v0"``;
+            agents with ``gymnasium_envs`` also take Gymnasium ids, e.g. ``"CartPole-v1"``
+            (:func:`env_kind`).
         seed: seeds the agent's generators and its training envs; the same seed gives the same
             result in a new process.
         **config: agent hyperparameters (the agent's config dataclass lists them) and
@@ -107,9 +148,7 @@ def make_agent(name: str, env_id: str | None = None, seed: int | None = 0, **con
     """
     spec = agent_spec(name)
     if env_id is not None:
-        import qmarl_envs
-
-        qmarl_envs.spec(env_id)  # raises ValueError naming close ids
+        env_kind(env_id, name)  # raises ValueError naming close ids
     elif spec.needs_env_id:
         raise ValueError(f"env_id: agent {name!r} needs an env id, e.g. env_id='qmarl/Jungle-v0'")
     return spec._load("factory")(env_id=env_id, seed=seed, **config)
@@ -221,7 +260,7 @@ def _register_builtin() -> None:
                              resumer=f"{base}.qbm.agent:resume_qbm"))
     # [agent:quantum-train]
     register_agent(AgentSpec("quantum-train", f"{base}.quantum_train.agent:make_quantum_train", f"{base}.quantum_train.agent:load_qt_policy", "Quantum-Train: a PennyLane circuit generates the policy weights (QTRL, REINFORCE)", resumer=f"{base}.quantum_train.agent:resume_qt_agent",
-                             supports_workers=True))
+                             supports_workers=True, gymnasium_envs=True))
     # [agent:qmarl]
     register_agent(AgentSpec("qmarl", f"{base}.qmarl.agent:make_qmarl", f"{base}.qmarl.agent:load_qmarl_policy",
                              "Q-MARL: ego-graph message passing, actor-critic, ensembling (arXiv 2503.07397)",

@@ -281,7 +281,8 @@ def train(agent_name: str, env_id: str, *, agent_steps: int | None = None, episo
 
     Args:
         agent_name: registry name (``"ppo"``, ``"a2c"``, ``"dqn"``, ``"random"``, ``"scripted"`` ...).
-        env_id: qmarl env id.
+        env_id: qmarl env id (or a Gymnasium id for agents whose spec has ``gymnasium_envs``,
+            see :func:`qmarl_agents.registry.env_kind`).
         agent_steps: budget in agent-steps (one per agent per env step; PPO/A2C round up to whole
             rollouts). Default 100,000 unless ``episodes`` is given.
         episodes: alternatively, stop after this many env episodes (the agent-step budget, which
@@ -291,7 +292,8 @@ def train(agent_name: str, env_id: str, *, agent_steps: int | None = None, episo
         resume: continue from the newest checkpoint in ``out`` up to the budget.
         overwrite: replace an existing run in ``out`` (its known files and checkpoints).
         checkpoint_every: agent-steps between checkpoints (default: a fifth of the budget).
-        protocol: final evaluation protocol; None skips the evaluation.
+        protocol: final evaluation protocol; None skips the evaluation. The protocol and the
+            submission are defined on qmarl envs, so a Gymnasium id is not evaluated.
         progress: show a progress bar.
         tensorboard: write TensorBoard event files to ``out/tb``.
         config: agent hyperparameters (see the agent's config dataclass).
@@ -307,7 +309,7 @@ def train(agent_name: str, env_id: str, *, agent_steps: int | None = None, episo
             ``overwrite``), ``resume`` without a checkpoint, or a checkpoint of another agent/env.
     """
     import qmarl_envs
-    from qmarl_agents.registry import agent_spec, load_agent, load_policy, make_agent
+    from qmarl_agents.registry import agent_spec, env_kind, load_agent, load_policy, make_agent
 
     agent_spec(agent_name)
     ranks = int(os.environ.get("WORLD_SIZE", "1"))
@@ -317,7 +319,7 @@ def train(agent_name: str, env_id: str, *, agent_steps: int | None = None, episo
         from qmarl_agents import distributed
 
         distributed.init_from_env()
-    qmarl_envs.spec(env_id)
+    kind = env_kind(env_id, agent_name)
     _check_positive("agent_steps", agent_steps)
     _check_positive("episodes", episodes)
     _check_positive("checkpoint_every", checkpoint_every)
@@ -327,7 +329,14 @@ def train(agent_name: str, env_id: str, *, agent_steps: int | None = None, episo
         raise ValueError("resume, overwrite: choose one")
     env_kwargs = dict(env_kwargs or {})
     out = Path(out) if out is not None else default_out(agent_name, env_id, seed)
-    if episodes is not None:
+    if episodes is not None and kind == "gymnasium":
+        import gymnasium
+
+        horizon = gymnasium.spec(env_id).max_episode_steps
+        if horizon is None:
+            raise ValueError(f"episodes: {env_id!r} has no max_episode_steps to size the budget; give agent_steps")
+        total = episodes * int(env_kwargs.get("max_episode_steps", horizon))
+    elif episodes is not None:
         probe = qmarl_envs.make(env_id, **env_kwargs).unwrapped
         total = episodes * probe.scenario.max_cycles * probe.max_num_agents
     else:
@@ -399,7 +408,7 @@ def train(agent_name: str, env_id: str, *, agent_steps: int | None = None, episo
         out / "episodes.csv", out / "learning_curve.png", baselines=baselines,
         title=f"{agent_name} on {env_id} (seed {seed})")
     evaluation = None
-    if protocol is not None:
+    if protocol is not None and kind == "qmarl":
         from qmarl_agents.leaderboard.protocol import build_submission, evaluate_policy, write_submission
 
         env = qmarl_envs.make(env_id, **env_kwargs)

@@ -139,9 +139,9 @@ class QTAgent(Agent):
     """The trainable Quantum-Train agent (``make_agent("quantum-train", env_id=...)``).
 
     Args:
-        env_id: a qmarl id (all agents share one policy) or a Gymnasium id with discrete actions
-            (e.g. ``"CartPole-v1"``; build it with :func:`make_quantum_train` directly, since
-            ``make_agent`` accepts qmarl ids only).
+        env_id: a qmarl id (all agents share one policy) or a registered single-agent Gymnasium id
+            with discrete actions (e.g. ``"CartPole-v1"``; ``make_agent`` and ``qmarl train`` take
+            both, the registry entry has ``gymnasium_envs``).
         seed: seeds the initialisation (same on every worker) and the episodes (worker ``r`` uses
             ``distributed.rank_seed(seed, r)``).
         config: a :class:`QTConfig`.
@@ -276,9 +276,12 @@ class QTAgent(Agent):
         return metrics
 
     def learn(self, total_agent_steps: int, *, callback=None) -> "QTAgent":
-        """REINFORCE until ``total_agent_steps`` agent-steps over all workers (or the callback stops it).
+        """REINFORCE until ``total_agent_steps`` agent-steps over all workers, ``config.max_updates``
+        updates, or the callback stops it.
 
         Each update: every worker plays ``episodes_per_update`` episodes, then one shared Adam step.
+        The callback's metrics per update: ``loss``, ``entropy`` (``value_loss``), ``score`` (rank 0's
+        episodes) and ``score_all_workers`` (the mean over every worker's episodes of the update).
 
         Raises:
             ValueError: if ``total_agent_steps`` is not a positive int.
@@ -293,7 +296,8 @@ class QTAgent(Agent):
         base = d.rank_seed(self.seed if self.seed is not None else 0, rank)
         stop = False
         with _threads(self.config.torch_threads):
-            while self.agent_steps < total and not stop:
+            cap = self.config.max_updates or math.inf
+            while self.agent_steps < total and self.updates < cap and not stop:
                 batch = []
                 params = self.model.generate()  # the one circuit call of this update
                 self._params = {k: v.detach() for k, v in params.items()}
@@ -309,10 +313,12 @@ class QTAgent(Agent):
                 local_live = sum(int(b[3].sum()) for b in batch)
                 self.agent_steps += int(round(_scalar_mean(d, local_steps) * world))
                 self.live_agent_steps += int(round(_scalar_mean(d, local_live) * world))
+                scores = [float(b[4].get("score", 0.0)) for b in batch]
+                # the round's mean score over all workers' episodes (rank 0 alone logs its episodes)
+                metrics["score_all_workers"] = _scalar_mean(d, float(np.mean(scores)))
                 if callback is not None:
                     for b in batch:
                         callback.on_episode(self.agent_steps, b[4])
-                    scores = [float(b[4].get("score", 0.0)) for b in batch]
                     metrics["score"] = float(np.mean(scores))
                     callback.on_metrics(self.agent_steps, metrics)
                     stop = not callback.on_steps(self.agent_steps)
@@ -387,7 +393,7 @@ def _opt_from_arrays(opt, arrays, groups):
 def make_quantum_train(env_id: str, seed: int | None = 0, **config: Any) -> QTAgent:
     """Registry factory: ``make_agent("quantum-train", env_id=..., seed=..., **QTConfig fields)``.
 
-    Also the way to train on a Gymnasium id: ``make_quantum_train("CartPole-v1").learn(50_000)``.
+    Also takes Gymnasium ids: ``make_agent("quantum-train", env_id="CartPole-v1").learn(50_000)``.
 
     Raises:
         ValueError: unknown config keys (the allowed ones are listed), bad values or env id.

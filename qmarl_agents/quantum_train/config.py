@@ -51,6 +51,10 @@ class QTConfig:
     """Gradient-norm clip; 0 disables it (official MiniGrid: 10)."""
     episodes_per_update: int = 1
     """Episodes per worker and update (official: 1). With K workers one update sees K·this episodes."""
+    max_updates: int = 0
+    """Stop ``learn`` after this many updates (rounds: one per ``episodes_per_update`` episodes per
+    worker), whatever budget is left; 0: the agent-step budget alone. The Dist-QTRL sweeps use it to
+    give every K the same number of rounds."""
     critic_hidden: tuple[int, ...] = (64,)
     """Hidden sizes of the classical value net of ``actor_critic``."""
     device: str = "default.qubit"
@@ -78,6 +82,8 @@ class QTConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name}: expected a positive int, got {v!r}")
+        if isinstance(self.max_updates, bool) or not isinstance(self.max_updates, int) or self.max_updates < 0:
+            raise ValueError(f"max_updates: expected a non-negative int, got {self.max_updates!r}")
         for name in ("learning_rate", "squash_gamma", "squash_beta", "squash_alpha"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name}: expected a positive float, got {getattr(self, name)!r}")

@@ -214,3 +214,68 @@ def test_same_seed_same_weights():
     b.learn(200)
     for x, y in zip(a.trainable_module.parameters(), b.trainable_module.parameters()):
         assert torch.equal(x, y)
+
+
+def test_make_agent_takes_gymnasium_ids_and_rejects_bad_ones():
+    from qmarl_agents import make_agent
+    from qmarl_agents.registry import env_kind
+
+    a = make_agent("quantum-train", env_id="CartPole-v1", seed=0, depth=1, hidden=(4,))
+    assert a.env_id == "CartPole-v1" and a.envs.num_agents == 1 and a.obs_shape == (4,)
+    assert a.parameter_counts()["classical_M"] == 4 * 4 + 4 + 4 * 2 + 2
+    assert env_kind("CartPole-v1", "quantum-train") == "gymnasium"
+    assert env_kind(BALL, "quantum-train") == env_kind(BALL, "ppo") == env_kind(BALL) == "qmarl"
+    with pytest.raises(ValueError, match="'CartPole-v1'"):  # a typo names the close Gymnasium ids
+        make_agent("quantum-train", env_id="CartPol-v1")
+    with pytest.raises(ValueError, match="unknown env id 'qmarl/Jungle-v9'"):
+        make_agent("quantum-train", env_id="qmarl/Jungle-v9")
+    with pytest.raises(ValueError, match="Discrete"):
+        make_agent("quantum-train", env_id="Pendulum-v1")
+    with pytest.raises(ValueError, match="unknown env id 'CartPole-v1'"):  # agents without gymnasium_envs
+        make_agent("ppo", env_id="CartPole-v1")
+    with pytest.raises(ValueError, match="env_id"):
+        env_kind(3, "quantum-train")
+
+
+def test_train_on_cartpole_logs_resumes_and_skips_the_leaderboard_evaluation(tmp_path):
+    from qmarl_agents.train import train
+
+    cfg = {"depth": 1, "hidden": [4]}
+    res = train("quantum-train", "CartPole-v1", episodes=4, out=tmp_path / "run", progress=False,
+                tensorboard=False, config=cfg)
+    assert res.episodes == 4 and res.evaluation is None and "submission" not in res.files
+    assert (tmp_path / "run" / "model.safetensors").is_file() and (tmp_path / "run" / "learning_curve.png").is_file()
+    import json
+
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["env_id"] == "CartPole-v1" and run["budget_agent_steps"] == 4 * 500  # TimeLimit 500
+    steps = res.agent_steps
+    more = train("quantum-train", "CartPole-v1", episodes=7, out=tmp_path / "run", resume=True, progress=False,
+                 tensorboard=False, config=cfg)
+    assert more.episodes == 7 and more.agent_steps > steps
+    with open(tmp_path / "run" / "episodes.csv") as f:
+        assert sum(1 for _ in f) == 1 + 7
+    with pytest.raises(ValueError, match="not a registered Gymnasium id"):
+        train("quantum-train", "CartPol-v1", episodes=1, out=tmp_path / "bad", progress=False)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_max_updates_stops_learning_and_score_of_all_workers_is_logged():
+    a = make_quantum_train(BALL, seed=0, depth=1, hidden=(4,), max_updates=3)
+    logged = []
+
+    class CB:
+        def on_steps(self, steps):
+            return True
+
+        def on_episode(self, steps, summary):
+            logged.append(float(summary["score"]))
+
+        def on_metrics(self, steps, metrics):
+            # one process: the mean over all workers is this process's episode score
+            assert metrics["score_all_workers"] == metrics["score"] == logged[-1]
+
+    a.learn(10**9, callback=CB())
+    assert a.updates == 3 and len(logged) == 3
+    with pytest.raises(ValueError, match="max_updates"):
+        QTConfig(max_updates=-1)

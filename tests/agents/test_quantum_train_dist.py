@@ -24,6 +24,22 @@ def test_two_workers_through_the_cli_write_one_run(tmp_path):
     assert cut["rounds"] == 2 and cut["scores"] == r["scores"][:2]  # same seed, same run; cut-off at 2 rounds
 
 
+def test_max_rounds_stops_every_rank_and_reuse_skips_a_finished_run(tmp_path, monkeypatch):
+    from qmarl_agents import distributed
+    from qmarl_agents.quantum_train.dist import run_workers
+
+    r = run_workers(ENV, 2, seed=0, config=CFG, agent_steps=10**6, out=tmp_path / "run", max_rounds=3)
+    assert r["rounds"] == 3 == len(r["scores_all_workers"]) and r["agent_steps"] < 10**6
+    monkeypatch.setattr(distributed, "launch", lambda *a, **k: pytest.fail("relaunched a finished run"))
+    again = run_workers(ENV, 2, seed=0, config=CFG, agent_steps=10**6, out=tmp_path / "run", max_rounds=3, reuse=True)
+    assert again["scores"] == r["scores"] and again["scores_all_workers"] == r["scores_all_workers"]
+    calls = []
+    monkeypatch.setattr(distributed, "launch", lambda argv, k: calls.append(argv) or 1)
+    with pytest.raises(RuntimeError, match="failed"):  # another seed is another run: launched
+        run_workers(ENV, 2, seed=1, config=CFG, agent_steps=10**6, out=tmp_path / "run", max_rounds=3, reuse=True)
+    assert calls and "--seed" in calls[0] and calls[0][calls[0].index("--seed") + 1] == "1"
+
+
 def test_arguments_checked(tmp_path):
     from qmarl_agents.quantum_train.dist import read_run, run_workers
 
@@ -51,8 +67,9 @@ _RANK_SCRIPT = textwrap.dedent("""
     def update(self, batch, params=None):
         m = orig(self, batch, params)
         u = self.updates - 1
-        for i, (o, a, r, al, _) in enumerate(batch):
-            rec.update({f"u{u}_e{i}_obs": o, f"u{u}_e{i}_act": a, f"u{u}_e{i}_rew": r, f"u{u}_e{i}_alive": al})
+        for i, (o, a, r, al, info) in enumerate(batch):
+            rec.update({f"u{u}_e{i}_obs": o, f"u{u}_e{i}_act": a, f"u{u}_e{i}_rew": r, f"u{u}_e{i}_alive": al,
+                        f"u{u}_e{i}_score": np.float64(info["score"])})
         rec[f"u{u}_params"] = np.concatenate([p.detach().double().reshape(-1).numpy()
                                               for p in self.trainable_module.parameters()])
         return m
@@ -82,6 +99,13 @@ def test_ranks_stay_in_sync_and_match_one_process_on_the_same_data(tmp_path, mon
     for u in range(updates):  # identical parameters on both ranks after every step
         np.testing.assert_array_equal(r0[f"u{u}_params"], r1[f"u{u}_params"])
     assert not np.array_equal(r0["u0_e0_act"], r1["u0_e0_act"]) or not np.array_equal(r0["u0_e0_obs"], r1["u0_e0_obs"])
+    # rank 0 logs, per update, the mean score of both ranks' episodes (an all-reduce in learn)
+    from qmarl_agents.quantum_train.dist import read_run
+
+    both = read_run(out)["scores_all_workers"]
+    assert len(both) == updates
+    np.testing.assert_allclose(both, [(r0[f"u{u}_e0_score"] + r1[f"u{u}_e0_score"]) / 2 for u in range(updates)],
+                               rtol=1e-6)
 
     # one process, same data: per update, each rank's gradient at the shared parameters, averaged,
     # then one Adam step -- what the all-reduce should have given
