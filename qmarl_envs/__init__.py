@@ -52,6 +52,15 @@ def _register_builtin() -> None:
         for suffix, n in _SCALES:
             register(EnvSpec(id=f"qmarl/{name}-{suffix}-v0", kwargs={"num_agents": n},
                              description=scaled_desc.format(n=n, half=n // 2), **where))
+        if name == "Battle":
+            # v1: the scripted blue team chases along a distance field (battle.py, "Chase rule")
+            v1 = {"chase": "field"}
+            register(EnvSpec(id="qmarl/Battle-v1", kwargs={**small, **v1},
+                             description=small_desc + "; v1: distance-field chase", **where))
+            for suffix, n in _SCALES:
+                register(EnvSpec(id=f"qmarl/Battle-{suffix}-v1", kwargs={"num_agents": n, **v1},
+                                 description=scaled_desc.format(n=n, half=n // 2)
+                                 + "; v1: distance-field chase", **where))
 
 
 _register_builtin()

@@ -288,6 +288,36 @@ def bfs_distances(passable: np.ndarray, sources: np.ndarray, until: np.ndarray |
     return dist
 
 
+def manhattan_distances(sources: np.ndarray) -> np.ndarray:
+    """Manhattan distance from every cell to the nearest source cell of an obstacle-free map.
+
+    On a map without walls the shortest 4-connected path is the Manhattan distance, so this equals
+    :func:`bfs_distances` with every cell passable, but costs four cumulative minima (the L1
+    distance transform is separable: ``min_r' f(r') + |r - r'|`` is ``r + cummin(f - r)`` from
+    above and ``-r + cummin(f + r)`` from below, first along rows, then along columns) instead of
+    one whole-map pass per ring.
+
+    Args:
+        sources: ``bool (H, W)``; cells at distance 0.
+
+    Returns:
+        ``int32 (H, W)`` distances in steps; all ``-1`` if there is no source.
+    """
+    h, w = sources.shape
+    if not sources.any():
+        return np.full((h, w), -1, dtype=np.int32)
+    big = np.int32(h + w + 2)
+    f = np.where(sources, np.int32(0), big)
+    for axis, k in ((0, h), (1, w)):
+        x = np.arange(k, dtype=np.int32)
+        x = x[:, None] if axis == 0 else x[None, :]
+        down = np.minimum.accumulate(f - x, axis=axis) + x
+        flip = (slice(None, None, -1), slice(None)) if axis == 0 else (slice(None), slice(None, None, -1))
+        up = np.minimum.accumulate((f + x)[flip], axis=axis)[flip] - x
+        f = np.minimum(down, up)
+    return f
+
+
 def sample_free_cells(rng: np.random.Generator, free: np.ndarray, n: int) -> np.ndarray:
     """Draw ``n`` distinct cells uniformly from the True cells of ``free``.
 

@@ -639,6 +639,96 @@ def seek_actions(
     return _unblock(grid, flat, act, dr, dc, blocked, rng)
 
 
+def distance_field(grid: FlatGrid, targets: np.ndarray, passable: np.ndarray,
+                   radius: int) -> np.ndarray:
+    """Shortest 4-connected path length from the nearest target, up to ``radius``, on every cell.
+
+    A multi-source breadth-first search done as whole-map dilations of the reached set (per ring,
+    shifted ORs over the flat map and one AND with ``passable``; no per-cell loop), capped at
+    ``radius`` rings. The distance is counted, not written: every ring adds the reached mask to a
+    counter, and a cell reached at ring ``d`` has been counted ``radius + 1 - d`` times (a
+    masked write per ring costs several times more).
+
+    Args:
+        grid: the geometry (its padding holds no passable cell, so nothing wraps across rows).
+        targets: ``int64 (T,)`` padded flat cells at distance 0 (duplicates allowed).
+        passable: ``bool (size,)``; cells a path may enter (False on padding and obstacles).
+        radius: rings to grow (cells), ``0 .. 126``.
+
+    Returns:
+        ``int8 (size,)`` distances; ``radius + 1`` where no target is within ``radius`` steps
+        (impassable cells other than targets included).
+    """
+    wp = grid.wp
+    reached = np.zeros(grid.size, dtype=bool)
+    reached[targets] = True
+    keep = passable | reached
+    count = reached.view(np.int8).copy()
+    for _ in range(radius):
+        grown = reached.copy()
+        grown[1:] |= reached[:-1]
+        grown[:-1] |= reached[1:]
+        grown[wp:] |= reached[:-wp]
+        grown[:-wp] |= reached[wp:]
+        grown &= keep
+        count += grown.view(np.int8)
+        reached = grown
+    return np.subtract(np.int8(radius + 1), count, dtype=np.int8)
+
+
+FIELD_RADIUS: int = 4
+"""Rings of the exact distance field in :func:`chase_actions`; beyond it the block search takes
+over. At least 4, so that a seeker whose own :data:`BLOCK` holds a target is always inside it."""
+
+
+def chase_actions(grid: FlatGrid, flat: np.ndarray, targets: np.ndarray,
+                  rng: np.random.Generator, passable: np.ndarray) -> np.ndarray:
+    """Step along a shortest path to the nearest target cell, for any number of seekers.
+
+    The "distance field" chase (Battle ``-v1``'s scripted team; :func:`seek_actions` is the
+    ``-v0`` ring search). One field per call serves every seeker:
+
+    1. :func:`distance_field` from all target cells, exact up to :data:`FIELD_RADIUS` steps
+       (obstacles respected: a path never crosses an impassable cell).
+    2. A seeker at distance ``d`` in ``1 .. FIELD_RADIUS`` moves to one of its 4 neighbours at
+       distance ``d - 1`` (one always exists), chosen uniformly at random among them; at ``d = 0``
+       (on a target) it stays.
+    3. Farther seekers take the block search of :func:`seek_actions` (the neighbouring
+       :data:`BLOCK` x :data:`BLOCK` block nearest a block holding a target, random among
+       equals); a move into an impassable cell is replaced by the other useful axis or a sidestep.
+
+    Args:
+        grid: the geometry.
+        flat: ``int64 (n,)`` padded flat cells of the seekers.
+        targets: ``int64 (T,)`` padded flat map cells to chase (duplicates allowed).
+        rng: generator for the tie-breaks.
+        passable: ``bool (size,)``; cells a body may enter (False on padding and obstacles).
+
+    Returns:
+        ``int64 (n,)`` action ids in ``[0, 5)``; ``4`` (stay) for every seeker when there is no
+        target.
+    """
+    n = flat.shape[0]
+    act = np.full(n, STAY, dtype=np.int64)
+    if n == 0 or targets.size == 0:
+        return act
+    r = FIELD_RADIUS
+    dist = distance_field(grid, targets, passable, r)
+    here = dist.take(flat)
+    near = np.flatnonzero((here > 0) & (here <= r))
+    if near.size:
+        f = flat[near]
+        nb = dist.take(f[:, None] + grid.action_delta[None, :4])              # (m, 4) up down left right
+        down = nb == (here[near] - 1)[:, None]
+        key = np.where(down, rng.random(down.shape, dtype=np.float32), np.float32(2.0))
+        act[near] = key.argmin(axis=1)
+    far = np.flatnonzero(here > r)
+    if far.size:
+        a, dr, dc = _coarse_step(grid, flat[far], targets, rng)
+        act[far] = _unblock(grid, flat[far], a, dr, dc, ~passable, rng)
+    return act
+
+
 def _coarse_step(grid: FlatGrid, flat: np.ndarray, cells: np.ndarray,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Actions (and the ``(dr, dc)`` direction used) towards the nearest block holding a target."""
@@ -650,9 +740,11 @@ def _coarse_step(grid: FlatGrid, flat: np.ndarray, cells: np.ndarray,
     has = has.reshape(bh, bw)
     pos = grid.positions(flat)
     br, bc = pos[:, 0] // BLOCK, pos[:, 1] // BLOCK
-    need = np.zeros((bh, bw), dtype=bool)
-    need[br, bc] = True
-    dist = kernels.bfs_distances(np.ones_like(has), has, until=need).astype(np.float64)
+    # block distances (no obstacles on the block grid: Manhattan). A full distance map gives the
+    # same actions as a breadth-first search stopped once every seeker's block is reached: a
+    # block at distance d >= 1 always has a neighbour at d - 1, which the argmin below prefers to
+    # any farther or unreached one (the random tie-break noise is < 1).
+    dist = kernels.manhattan_distances(has).astype(np.float64)
     dist[dist < 0] = np.inf
     padded = np.full((bh + 2, bw + 2), np.inf)
     padded[1:-1, 1:-1] = dist
