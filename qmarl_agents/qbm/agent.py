@@ -143,6 +143,7 @@ class QBMAgent(Agent):
         self.syncs = 0
         self.episodes = 0
         self.eval_rng = np.random.default_rng(self.seed)
+        self.collector = None
 
     # ------------------------------------------------------------------ policy
     def _map_obs(self, obs: np.ndarray) -> np.ndarray:
@@ -202,21 +203,32 @@ class QBMAgent(Agent):
                 "agent_steps": int(self.agent_steps)}
 
     # ---------------------------------------------------------------- learning
-    def _update(self, mids, obs, actions, rewards, next_obs, terminated, n_live: int) -> dict[str, float]:
-        cfg = self.cfg
-        o = self._map_obs(obs)
-        o2 = self._map_obs(next_obs)
-        mids_or_none = None if self.num_models == 1 else mids
-        q_next = self.target.q_all_actions(o2, mids_or_none, self.rng_sample).max(axis=1)
+    def _update(self, mids, obs, actions, rewards, next_obs, terminated) -> dict[str, float]:
+        """One batched TD update; the target's ``Q(s', a')`` of every action and the online
+        ``Q(s, a)`` come from one sampler call (the two weight sets stacked)."""
+        cfg, on, A = self.cfg, self.online, self.num_actions
+        n = obs.shape[0]
+        o, o2 = self._map_obs(obs), self._map_obs(next_obs)
+        vis_next = on.visible(np.repeat(o2, A, axis=0), np.tile(np.arange(A), n))
+        vis = on.visible(o, actions)
+        ids = np.asarray(mids, np.int64) if self.num_models > 1 else np.zeros(n, np.int64)
+        if self.target is on:
+            weights, ids_next, ids_now = None, np.repeat(ids, A), ids
+        else:
+            M = self.num_models
+            weights = (np.concatenate([self.target.W_vh, on.W_vh]), np.concatenate([self.target.W_hh, on.W_hh]))
+            ids_next, ids_now = np.repeat(ids, A), ids + M
+        q_all, mh, mhh = on.evaluate(np.concatenate([vis_next, vis]), np.concatenate([ids_next, ids_now]),
+                                     self.rng_sample, weights, stats_from=n * A)
+        q_next = q_all[: n * A].reshape(n, A).max(axis=1)
+        q = q_all[n * A:]
         if cfg.terminal_mask:
             q_next = np.where(terminated, 0.0, q_next)
-        vis = self.online.visible(o, actions)
-        q, mh, mhh = self.online.evaluate(vis, mids_or_none, self.rng_sample)
         delta = rewards * cfg.reward_scale + cfg.discount * q_next - q
         if cfg.td_clip is not None:
             delta = np.clip(delta, -cfg.td_clip, cfg.td_clip)
-        self.online.td_update(vis, mids_or_none, delta, mh, mhh, cfg.learning_rate,
-                              float(cfg.batch_size if cfg.replay else 1))
+        on.td_update(vis, None if self.num_models == 1 else ids, delta, mh, mhh, cfg.learning_rate,
+                     float(cfg.batch_size if cfg.replay else 1))
         self.updates += 1
         if cfg.target_net and self.updates % cfg.target_sync == 0:
             if cfg.target_alias:
@@ -229,29 +241,42 @@ class QBMAgent(Agent):
     def learn(self, total_agent_steps: int, *, callback=None) -> "QBMAgent":
         """Train until ``total_agent_steps`` agent-steps (see the module docstring).
 
+        The env is stepped through the toolkit's :class:`~qmarl_agents.rollout.RolloutCollector`
+        (one copy, auto-reset); a transition that ends an episode stores the agent's final
+        observation as its next observation.
+
         Raises:
             ValueError: if ``total_agent_steps`` is not a positive int.
         """
+        from qmarl_agents.rollout import RolloutCollector
+
         if not isinstance(total_agent_steps, (int, np.integer)) or isinstance(total_agent_steps, bool) \
                 or total_agent_steps < 1:
             raise ValueError(f"total_agent_steps: expected a positive int, got {total_agent_steps!r}")
-        cfg, env, N = self.cfg, self.env, self.num_agents
+        cfg, N = self.cfg, self.num_agents
+        if self.collector is None:
+            self.collector = RolloutCollector(self.env_id, 1, env_kwargs=self._env_kwargs_full,
+                                              seed=int(self.rng_env.integers(2**31 - 1)))
+            self.collector.reset()
+        col = self.collector
         rows_all = np.arange(N)
-        obs = env.reset_arrays(int(self.rng_env.integers(2**31 - 1)))
         metrics_every = 100
         steps_here = 0
         while self.agent_steps < total_agent_steps:
-            alive = env.alive_mask()
-            rows = rows_all[alive]
+            obs = col.obs
+            rows = rows_all[col.alive]
             actions = np.full(N, STAY, np.int64)
             actions[rows] = self._choose(obs[rows], rows, None, self.rng_sample)
-            next_obs, rewards, terminated, truncated = env.step_arrays(actions)
+            res = col.step(actions)
+            next_obs = res.obs.copy()
+            next_obs[res.ended_rows] = res.ended_obs
             self.agent_steps += N
             self.live_agent_steps += int(rows.size)
             steps_here += 1
             mids = rows % self.num_models
-            self.buffer.add(mids, obs[rows].reshape(rows.size, -1), actions[rows], rewards[rows],
-                            next_obs[rows].reshape(rows.size, -1), terminated[rows])
+            t_obs = obs[rows].reshape(rows.size, -1)
+            t_next = next_obs[rows].reshape(rows.size, -1)
+            self.buffer.add(mids, t_obs, actions[rows], res.rewards[rows], t_next, res.terminated[rows])
             # epsilon decays per env step after warm-up (the code: per qlearn call)
             if not cfg.replay or self.buffer.size.min() >= cfg.warmup:
                 dec = np.zeros(N)
@@ -264,19 +289,14 @@ class QBMAgent(Agent):
                     per = np.minimum(per, cfg.max_batch)
                     batch = self.buffer.sample(per, self.rng_sample)
                 else:
-                    o_ = obs[rows].reshape(rows.size, -1)
-                    batch = (mids, o_, actions[rows], rewards[rows], next_obs[rows].reshape(rows.size, -1),
-                             terminated[rows])
-                m = self._update(*batch, n_live=rows.size)
+                    batch = (mids, t_obs, actions[rows], res.rewards[rows], t_next, res.terminated[rows])
+                m = self._update(*batch)
                 if callback is not None and steps_here % metrics_every == 0:
                     callback.on_metrics(self.agent_steps, {**m, "epsilon": float(self.epsilon[0])})
-            obs = next_obs
-            if not env.alive_mask().any():
+            for summary in res.episodes:
                 self.episodes += 1
-                summary = env.episode_summary() or {}
                 if callback is not None:
                     callback.on_episode(self.agent_steps, summary)
-                obs = env.reset_arrays(int(self.rng_env.integers(2**31 - 1)))
             if callback is not None and callback.on_steps(self.agent_steps) is False:
                 break
         return self

@@ -46,15 +46,19 @@ class QBMConfig:
     """+1: Q = -<H_eff> - (1/beta) sum P log P = -F (the paper); -1: the code's flipped sign."""
     sampler: str = "gibbs"
     """``"gibbs"`` (in-house, vectorised), ``"dimod-sa"`` (dwave-samplers) or ``"openjij-sqa"``."""
-    learning_rate: float = 0.05
-    """Step size of the TD rule on -F (Levit eq. 7-8)."""
+    learning_rate: float = 0.005
+    """Step size of the TD rule on -F (Levit eq. 7-8; the code's 0.005)."""
     discount: float = 0.8
     """Discount gamma (the code's 0.8)."""
-    reward_scale: float = 0.01
-    """Rewards are multiplied by this before learning (Q is in scaled units); the code uses 1."""
-    td_clip: float | None = 2.5
+    reward_scale: float = 1.0
+    """Rewards are multiplied by this before learning (Q is in scaled units; the code: 1). Q = -F
+    has a floor: with weak fields the hidden spins are random and -F is about
+    ``H ln(2 cosh beta Gamma) / beta`` (the estimate: the replica-coupling term plus ln N / beta,
+    about 14 at the defaults), whatever the weights. Scaled rewards below that floor (0.01 gave
+    optimal Q of 1-2) cannot be represented, and learning stalled at half the optimum."""
+    td_clip: float | None = None
     """TD errors are clipped to [-td_clip, td_clip] (scaled units) before the update; None = no clip
-    (the code). Without it the no-replay variants diverged to NaN weights at the default step size."""
+    (the code)."""
     eps_start: float = 1.0
     """Initial epsilon of epsilon-greedy exploration."""
     eps_min: float = 0.1

@@ -108,33 +108,41 @@ class QBMModel:
         """
         return np.concatenate([obs_flat, self.actions[actions]], axis=1)
 
-    def evaluate(self, vis: np.ndarray, model_ids: np.ndarray | None, rng: np.random.Generator):
-        """Sample and return ``(Q (B,), <h> (B, H), <hh'> (B, H, H))``.
+    def evaluate(self, vis: np.ndarray, model_ids: np.ndarray | None, rng: np.random.Generator,
+                 weights: tuple[np.ndarray, np.ndarray] | None = None, stats_from: int | None = 0):
+        """Sample and return ``(Q (B,), <h> (B, H), <hh'> (B, H, H))``, one sampler call.
 
         Args:
             vis: ``float32 (B, V)`` clamped visible units.
-            model_ids: ``int64 (B,)`` which of the M models scores each row (None: model 0).
+            model_ids: ``int64 (B,)`` which weight set scores each row (None: set 0).
             rng: the sampler's generator.
+            weights: ``(W_vh (M', V, H), W_hh (M', H, H))`` to use instead of this model's own
+                (the agent stacks the target's and the online weights to score both in one call).
+            stats_from: the spin means are returned for rows ``stats_from:`` only (None: no means).
 
         Returns:
             ``Q = -<H_eff> - entropy_sign (1/beta) sum P log P`` as ``float64 (B,)``; spin means over
-            reads and replicas ``float32 (B, H)``; pair means ``float32 (B, H, H)``.
+            reads and replicas ``float32 (B', H)``; pair means ``float32 (B', H, H)`` (``B' = B -
+            stats_from``; both None if ``stats_from`` is None).
         """
         cfg = self.cfg
-        if model_ids is None or self.num_models == 1:
-            b = np.einsum("bv,vh->bh", vis, self.W_vh[0])
-            J = self.W_hh[:1]
+        W_vh, W_hh = (self.W_vh, self.W_hh) if weights is None else weights
+        B = vis.shape[0]
+        ids = np.zeros(B, np.int64) if model_ids is None or W_vh.shape[0] == 1 else np.asarray(model_ids, np.int64)
+        if W_vh.shape[0] == 1:
+            b = vis @ W_vh[0]
         else:
-            b = np.einsum("bv,bvh->bh", vis, self.W_vh[model_ids])
-            J = self.W_hh[model_ids]
-        h = self.sampler.sample(b, J, rng)                                  # (B, N, r, H)
+            b = np.einsum("bv,bvh->bh", vis, W_vh[ids])
+        h = self.sampler.sample(b, W_hh, rng, ids)                          # (B, N, r, H)
+        J = W_hh[:1] if W_hh.shape[0] == 1 else W_hh[ids]
         e = effective_energy(h, b, J, self.wp).mean(axis=1)
         ent = entropy_term(h, cfg.log_base)
         q = -e - cfg.entropy_sign * ent / cfg.beta
-        B = h.shape[0]
-        flat = h.reshape(B, -1, self.num_hidden)
+        if stats_from is None:
+            return q, None, None
+        flat = h[stats_from:].reshape(B - stats_from, -1, self.num_hidden)   # (B', N r, H)
         mean_h = flat.mean(axis=1)
-        mean_hh = np.einsum("bnh,bnk->bhk", flat, flat) / flat.shape[1]
+        mean_hh = np.matmul(flat.transpose(0, 2, 1), flat) / np.float32(flat.shape[1])
         return q, mean_h, mean_hh
 
     def q_all_actions(self, obs_flat: np.ndarray, model_ids: np.ndarray | None, rng) -> np.ndarray:
@@ -143,7 +151,7 @@ class QBMModel:
         A = self.num_actions
         vis = self.visible(np.repeat(obs_flat, A, axis=0), np.tile(np.arange(A), n))
         mids = None if model_ids is None else np.repeat(model_ids, A)
-        q, _, _ = self.evaluate(vis, mids, rng)
+        q, _, _ = self.evaluate(vis, mids, rng, stats_from=None)
         return q.reshape(n, A)
 
     def td_update(self, vis: np.ndarray, model_ids: np.ndarray | None, delta: np.ndarray,

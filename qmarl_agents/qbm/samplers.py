@@ -72,17 +72,17 @@ def effective_energy(h: np.ndarray, b: np.ndarray, J: np.ndarray, wp: float) -> 
     Returns:
         ``float64 (B, N)``.
     """
-    r = h.shape[2]
-    h = h.astype(np.float64)
-    lin = np.einsum("bnkh,bh->bn", h, b.astype(np.float64))
-    if J.shape[0] == 1:
-        hj = np.einsum("bnkh,hj->bnkj", h, J[0].astype(np.float64))
-    else:
-        hj = np.einsum("bnkh,bhj->bnkj", h, J.astype(np.float64))         # (B, N, r, H)
-    quad = 0.5 * np.einsum("bnkh,bnkh->bn", hj, h)
-    e = -(lin + quad) / r
+    B, N, r, H = h.shape
+    h = np.asarray(h, np.float32)
+    b = np.asarray(b, np.float32)
+    J = np.asarray(J, np.float32)
+    lin = (h.sum(axis=2) @ b[:, :, None])[..., 0] if B else np.zeros((0, N), np.float32)   # (B, N)
+    flat = h.reshape(B, N * r, H)
+    hj = flat @ J[0] if J.shape[0] == 1 else np.matmul(flat, J)                          # (B, N r, H)
+    quad = 0.5 * (hj * flat).reshape(B, N, r * H).sum(axis=2)
+    e = -(lin.astype(np.float64) + quad) / r
     if r >= 2:
-        e = e - wp * np.einsum("bnkh,bnkh->bn", h, np.roll(h, -1, axis=2))
+        e = e - wp * (h * np.roll(h, -1, axis=2)).reshape(B, N, r * H).sum(axis=2)
     return e
 
 
@@ -112,82 +112,169 @@ class Sampler:
         self.beta_start, self.beta_final, self.wp = float(beta_start), float(beta_final), float(wp)
         self.layer_of = np.repeat(np.arange(len(self.layers)), self.layers)
 
-    def sample(self, b: np.ndarray, J: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Reads of the effective model.
+    def sample(self, b: np.ndarray, J: np.ndarray, rng: np.random.Generator,
+               groups: np.ndarray | None = None) -> np.ndarray:
+        """Reads of the effective model of ``B`` clamped models.
 
         Args:
-            b: ``float32 (B, H)`` hidden biases.
-            J: ``float32 (B, H, H)`` or ``(1, H, H)`` couplings (symmetric, zero diagonal).
+            b: ``float32 (B, H)`` hidden biases (``v @ W_vh`` of each row).
+            J: ``float32 (M, H, H)`` couplings of ``M`` weight sets (symmetric, zero diagonal).
             rng: the caller's generator (no global RNG).
+            groups: ``int (B,)`` weight set of each row, in ``[0, M)``; None: all rows use set 0
+                when ``M == 1``, row ``m`` uses set ``m`` when ``M == B``.
 
         Returns:
             ``float32 (B, N, r, H)`` spins in {-1, +1}.
+
+        Raises:
+            ValueError: shapes that do not fit, or ``groups`` out of range.
         """
         raise NotImplementedError
 
-    def _sample_each(self, b: np.ndarray, J: np.ndarray, read_model) -> np.ndarray:
+    def _groups(self, b: np.ndarray, J: np.ndarray, groups) -> np.ndarray:
+        if b.ndim != 2 or b.shape[1] != self.num_hidden:
+            raise ValueError(f"b: expected shape (B, {self.num_hidden}), got {b.shape}")
+        H = self.num_hidden
+        if J.ndim != 3 or J.shape[1:] != (H, H):
+            raise ValueError(f"J: expected shape (M, {H}, {H}), got {J.shape}")
+        B, M = b.shape[0], J.shape[0]
+        if groups is None:
+            if M == 1:
+                return np.zeros(B, np.int64)
+            if M == B:
+                return np.arange(B)
+            raise ValueError(f"groups: needed when J holds {M} weight sets for {B} rows")
+        groups = np.asarray(groups, dtype=np.int64)
+        if groups.shape != (B,) or (B and (groups.min() < 0 or groups.max() >= M)):
+            raise ValueError(f"groups: expected {B} ints in [0, {M}), got shape {groups.shape}")
+        return groups
+
+    def _sample_each(self, b: np.ndarray, J: np.ndarray, groups, read_model) -> np.ndarray:
         """``float32 (B, N, r, H)`` from ``read_model(b_m float64 (H,), J_m float64 (H, H))``, which
         returns the ``(N, r, H)`` spins of model ``m``: the loop of the per-call (dimod, OpenJij)
         samplers, one external call per model."""
         b = np.asarray(b, dtype=np.float64)
         J = np.asarray(J, dtype=np.float64)
+        groups = self._groups(b, J, groups)
         B, H = b.shape
         out = np.empty((B, self.reads, self.replicas, H), dtype=np.float32)
         for m in range(B):
-            out[m] = read_model(b[m], J[m if J.shape[0] > 1 else 0])
+            out[m] = read_model(b[m], J[groups[m]])
         return out
 
 
 class GibbsSampler(Sampler):
-    """In-house block-Gibbs annealer, one NumPy pass over all models x reads x replicas.
+    """In-house block-Gibbs annealer: one NumPy pass over all models x reads x replicas x spins.
 
-    Hidden units of layers with the same parity are conditionally independent given the others, and
-    so are replicas of the same parity (r even), so a sweep is 4 vectorised block updates (2 r for
-    odd r). The local field of spin i of replica k is
-    ``f = (b_i + (J h_k)_i) / r + w+ (h_{k-1,i} + h_{k+1,i})`` and ``P(+1) = sigmoid(2 beta f)``.
+    The ``r x H`` spins of the effective model are coloured so that no two spins of one colour
+    interact: ``(layer parity + replica) mod 2`` for even r (hidden layers are coupled only to the
+    neighbouring layers, replicas only to the neighbouring replicas), layer parity for r = 1, and
+    ``(layer parity + c_k) mod 3`` with a proper 3-colouring ``c_k`` of the replica ring for odd
+    r >= 3. Spins are stored ordered by colour, so a sweep is 2 (or 3) exact block updates, each one
+    matrix product of all ``B x N`` chains with the effective coupling matrix ``K`` and one
+    ``tanh``: the local field of spin ``s`` is ``f_s = c_s + sum_t K_st h_t`` with ``c = b / r``
+    (every replica), ``K = J / r`` inside a replica and ``w+`` between neighbouring replicas (``2 w+``
+    for r = 2), and ``P(h_s = +1) = sigmoid(2 beta f_s) = (1 + tanh(beta f_s)) / 2``.
     """
 
     name = "gibbs"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        par = self.layer_of % 2
-        self.unit_blocks = [np.flatnonzero(par == p) for p in (0, 1) if np.any(par == p)]
-        r = self.replicas
+        r, H = self.replicas, self.num_hidden
+        par = self.layer_of % 2                                                # (H,)
         ks = np.arange(r)
-        if r == 1 or r % 2 == 0:
-            self.rep_blocks = [ks[ks % 2 == p] for p in (0, 1) if np.any(ks % 2 == p)]
+        if r == 1:
+            colour = par[None, :]
+        elif r % 2 == 0:
+            colour = (par[None, :] + ks[:, None]) % 2
         else:
-            self.rep_blocks = [np.array([k]) for k in ks]
-        self.betas = beta_schedule(self.beta_start, self.beta_final, self.sweeps)
+            ring = np.where(ks == r - 1, 2, ks % 2)                            # proper colouring of an odd ring
+            colour = (par[None, :] + ring[:, None]) % 3
+        colour = colour.reshape(-1)                                            # spin k*H + i
+        self.perm = np.argsort(colour, kind="stable")                          # stored position -> spin
+        self.inv_perm = np.argsort(self.perm)
+        counts = np.bincount(colour)
+        ends = np.cumsum(counts)
+        self.blocks = [slice(int(e - c), int(e)) for c, e in zip(counts, ends) if c]
+        ring_k = np.zeros((r, r), np.float32)
+        if r >= 2:
+            for k in range(r):
+                ring_k[k, (k + 1) % r] += 1.0
+                ring_k[(k + 1) % r, k] += 1.0
+        self._ring = ring_k
+        self.betas = beta_schedule(self.beta_start, self.beta_final, self.sweeps).astype(np.float32)
 
-    def sample(self, b, J, rng):
+    def coupling_matrix(self, J: np.ndarray) -> np.ndarray:
+        """``float32 (M, rH, rH)`` effective couplings ``K`` of ``M`` models, in the stored (colour)
+        order of the spins (see the class docstring)."""
+        J = np.asarray(J, dtype=np.float32)
+        r, H = self.replicas, self.num_hidden
+        K = np.einsum("kl,mij->mkilj", np.eye(r, dtype=np.float32), J / r)
+        K += np.float32(self.wp) * np.einsum("kl,ij->kilj", self._ring, np.eye(H, dtype=np.float32))[None]
+        K = K.reshape(-1, r * H, r * H)
+        return np.ascontiguousarray(K[:, self.perm][:, :, self.perm])
+
+    def _sources(self, j: int) -> list[int]:
+        """The colours other than ``j`` (the only spins that couple to colour ``j``)."""
+        return [i for i in range(len(self.blocks)) if i != j]
+
+    def sample(self, b, J, rng, groups=None):
         b = np.asarray(b, dtype=np.float32)
         J = np.asarray(J, dtype=np.float32)
+        groups = self._groups(b, J, groups)
         B, H = b.shape
         r, N = self.replicas, self.reads
-        h = np.where(rng.random((B, N, r, H), dtype=np.float32) < 0.5, -1.0, 1.0).astype(np.float32)
-        bb = (b / r)[:, None, None, :]
-        shared = J.shape[0] == 1
-        Jr = (J / r)[0] if shared else J / r                                   # (H, H) or (B, H, H)
-        wp = np.float32(self.wp)
-        for beta in self.betas:
-            two_beta = np.float32(2.0 * beta)
-            for ks in self.rep_blocks:
-                for units in self.unit_blocks:
-                    hk = h[:, :, ks, :]
-                    if shared:
-                        # einsum, not BLAS matmul: tiny matrices, and BLAS threads thrash a busy CPU
-                        f = bb[..., units] + np.einsum("bnkh,hu->bnku", hk, Jr[:, units])
-                    else:
-                        f = bb[..., units] + np.einsum("bnkh,bhu->bnku", hk, Jr[..., units])
-                    if r >= 2:
-                        f = f + wp * (h[:, :, (ks - 1) % r][..., units] + h[:, :, (ks + 1) % r][..., units])
-                    u = rng.random(f.shape, dtype=np.float32)
-                    # P(+1) = 1 / (1 + exp(-2 beta f)), without overflow warnings
-                    p = 0.5 * (1.0 + np.tanh(two_beta * 0.5 * f))
-                    hk[..., units] = np.where(u < p, np.float32(1.0), np.float32(-1.0))
-                    h[:, :, ks, :] = hk
+        S = r * H
+        order = np.argsort(groups, kind="stable")
+        g_sorted = groups[order]
+        models = np.unique(g_sorted)
+        spans = [(int(m), int(lo), int(hi)) for m, lo, hi in
+                 zip(models, np.searchsorted(g_sorted, models, "left"), np.searchsorted(g_sorted, models, "right"))]
+        K = self.coupling_matrix(J)                                            # (M, S, S)
+        c = np.tile(b[order] / r, (1, r))[:, self.perm]                        # (B, S), stored order
+        # spins are kept as bits x = (h + 1) / 2, one contiguous float32 array per colour:
+        # f = c + K h = (c - K 1) + (2 K) x
+        c = c - K.sum(axis=2)[g_sorted]
+        K2 = 2.0 * K
+        src = [self._sources(j) for j in range(len(self.blocks))]
+        Kblocks = [np.ascontiguousarray(K2[:, np.r_[tuple(self.blocks[i] for i in s_)], sl])
+                   for s_, sl in zip(src, self.blocks)]                          # (M, S - n_c, n_c)
+        n_max = max(sl.stop - sl.start for sl in self.blocks)
+        # every random number of the call in one draw of 16-bit ints k in [-32768, 32767]
+        # (an SFC64 stream seeded from the caller's generator):
+        # P(k < 32768 tanh(beta f)) = (1 + tanh(beta f)) / 2 = sigmoid(2 beta f), exact to 2^-16
+        n_u = (self.sweeps * len(self.blocks) + 1) * B * N * n_max
+        fast = np.random.SFC64(int(rng.integers(2**63 - 1)))
+        u = fast.random_raw(-(-n_u // 4)).view(np.int16)[:n_u].reshape(-1, B * N, n_max)
+        xs = [np.ascontiguousarray(u[-1, :, : sl.stop - sl.start] < 0, dtype=np.float32)
+              for sl in self.blocks]                                           # uniform start
+        for t, beta in enumerate(self.betas):
+            cb = c * beta
+            for j, (s_, sl, Kc) in enumerate(zip(src, self.blocks, Kblocks)):
+                Kb = Kc * beta
+                n_c = sl.stop - sl.start
+                ut = u[t * len(self.blocks) + j, :, :n_c]
+                x_src = xs[s_[0]] if len(s_) == 1 else np.concatenate([xs[i] for i in s_], axis=1)
+                xj = xs[j]
+                for m, lo, hi in spans:
+                    rows = slice(lo * N, hi * N)
+                    f = x_src[rows] @ Kb[m]                                    # beta (K h)_s, colour c
+                    fv = f.reshape(hi - lo, N, n_c)
+                    fv += cb[lo:hi, None, sl]
+                    np.tanh(f, out=f)
+                    f *= 32768.0
+                    xj[rows] = ut[rows] < f
+        h = np.empty((B * N, S), np.float32)
+        for sl, xj in zip(self.blocks, xs):
+            h[:, self.perm[sl]] = xj
+        h *= 2.0
+        h -= 1.0
+        h = h.reshape(B, N, r, H)
+        if np.any(order != np.arange(B)):
+            out = np.empty_like(h)
+            out[order] = h
+            return out
         return h
 
 
@@ -247,7 +334,7 @@ class DimodSampler(Sampler):
                     beta_schedule=beta_schedule(self.beta_start, self.beta_final, self.sweeps),
                     seed=int(rng.integers(2**31 - 1)))
 
-    def sample(self, b, J, rng):
+    def sample(self, b, J, rng, groups=None):
         """Reads of the effective model, one dimod call per model (see :meth:`Sampler.sample`)."""
         r, N = self.replicas, self.reads
 
@@ -258,7 +345,7 @@ class DimodSampler(Sampler):
             arr = ss.record.sample[:, [int(ss.variables.index(k)) for k in range(r * H)]]
             return arr.reshape(-1, r, H)[:N]
 
-        return self._sample_each(b, J, read_model)
+        return self._sample_each(b, J, groups, read_model)
 
 
 class OpenJijSQASampler(Sampler):
@@ -280,7 +367,7 @@ class OpenJijSQASampler(Sampler):
         self._sampler = openjij.SQASampler()
         self.gamma_field = float(gamma_field)
 
-    def sample(self, b, J, rng):  # pragma: no cover - needs the optional extra
+    def sample(self, b, J, rng, groups=None):
         """Reads of the model, one OpenJij call per model (see :meth:`Sampler.sample`)."""
         r, N = self.replicas, self.reads
 
@@ -295,7 +382,7 @@ class OpenJijSQASampler(Sampler):
             arr = ss.record.sample[:, [int(ss.variables.index(k)) for k in range(H)]]
             return arr.reshape(N, r, H)
 
-        return self._sample_each(b, J, read_model)
+        return self._sample_each(b, J, groups, read_model)
 
 
 def make_sampler(name: str, layers, *, replicas: int, reads: int, sweeps: int, beta_start: float,
