@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from qmarl_envs.scenarios.base import config_from_kwargs
 
 SAMPLERS = ("gibbs", "dimod-sa", "openjij-sqa")
@@ -56,6 +58,11 @@ class QBMConfig:
     ``H ln(2 cosh beta Gamma) / beta`` (the estimate: the replica-coupling term plus ln N / beta,
     about 14 at the defaults), whatever the weights. Scaled rewards below that floor (0.01 gave
     optimal Q of 1-2) cannot be represented, and learning stalled at half the optimum."""
+    q_offset: float = 200.0
+    """Q = -F - q_offset (scaled units). -F is bounded below by its value at zero weights (the
+    floor above: by Jensen, -F(W) >= -F(0)), so Q values under the floor (the -220 penalty states,
+    the first episodes' returns) cannot be represented without an offset; with none, two agents on
+    5x3 did not learn (training reward -1,019 after 500 episodes, 378 with 200). 0 = the papers."""
     td_clip: float | None = None
     """TD errors are clipped to [-td_clip, td_clip] (scaled units) before the update; None = no clip
     (the code)."""
@@ -112,6 +119,8 @@ class QBMConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not v > 0:
                 raise ValueError(f"{name}: expected a number > 0, got {v!r}")
+        if not isinstance(self.q_offset, (int, float)) or isinstance(self.q_offset, bool) or not np.isfinite(self.q_offset):
+            raise ValueError(f"q_offset: expected a finite number, got {self.q_offset!r}")
         if self.sample_beta is not None and not (isinstance(self.sample_beta, (int, float)) and self.sample_beta > 0):
             raise ValueError(f"sample_beta: expected None or a number > 0, got {self.sample_beta!r}")
         if self.td_clip is not None and not (isinstance(self.td_clip, (int, float)) and self.td_clip > 0):
@@ -144,7 +153,7 @@ class QBMConfig:
 
 FAITHFUL: dict[str, Any] = dict(
     replicas=1, reads=10, sample_beta=50.0, log_base="10", entropy_sign=-1, learning_rate=0.005,
-    reward_scale=1.0, td_clip=None, target_alias=True, terminal_mask=False, freeze_eps_others=True,
+    reward_scale=1.0, td_clip=None, q_offset=0.0, target_alias=True, terminal_mask=False, freeze_eps_others=True,
     obs_encoding="signed", visible_map="raw", action_code="code3", init_scale=1.0,
 )
 """The ``faithful`` preset: the official code's behaviour (qbm.md §2 and §5), fed to :class:`QBMConfig`."""

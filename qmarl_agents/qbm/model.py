@@ -46,15 +46,18 @@ def entropy_term(h: np.ndarray, log_base: str = "e") -> np.ndarray:
 
     Returns:
         ``float64 (B,)`` (<= 0; ``-log N`` when all reads differ). Configurations are compared
-        through a 64-bit hash of their bits (collisions have probability ~ N^2 / 2^64).
+        exactly, as their bits packed into 64-bit words.
     """
     B, N = h.shape[:2]
-    bits = (h.reshape(B, N, -1) > 0).astype(np.uint64)
-    L = bits.shape[2]
-    mult = np.random.Generator(np.random.PCG64(12345)).integers(1, 2**63 - 1, size=L, dtype=np.uint64) | np.uint64(1)
-    with np.errstate(over="ignore"):
-        codes = (bits * mult).sum(axis=2, dtype=np.uint64)                # (B, N)
-    counts = (codes[:, :, None] == codes[:, None, :]).sum(axis=2)        # n_c of each read's config
+    packed = np.packbits(h.reshape(B, N, -1) > 0, axis=2)                 # (B, N, bytes)
+    pad = -packed.shape[2] % 8
+    if pad:
+        packed = np.concatenate([packed, np.zeros((B, N, pad), np.uint8)], axis=2)
+    words = np.ascontiguousarray(packed).view(np.uint64)                  # (B, N, W)
+    same = words[:, :, None, 0] == words[:, None, :, 0]
+    for w in range(1, words.shape[2]):
+        same &= words[:, :, None, w] == words[:, None, :, w]
+    counts = same.sum(axis=2)                                           # n_c of each read's config
     val = np.log(counts / N).mean(axis=1)                               # sum_c P log P = mean_i log P(c_i)
     if log_base == "10":
         val = val / np.log(10.0)
@@ -137,7 +140,7 @@ class QBMModel:
         J = W_hh[:1] if W_hh.shape[0] == 1 else W_hh[ids]
         e = effective_energy(h, b, J, self.wp).mean(axis=1)
         ent = entropy_term(h, cfg.log_base)
-        q = -e - cfg.entropy_sign * ent / cfg.beta
+        q = -e - cfg.entropy_sign * ent / cfg.beta - cfg.q_offset
         if stats_from is None:
             return q, None, None
         flat = h[stats_from:].reshape(B - stats_from, -1, self.num_hidden)   # (B', N r, H)

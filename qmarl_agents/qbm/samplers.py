@@ -78,7 +78,7 @@ def effective_energy(h: np.ndarray, b: np.ndarray, J: np.ndarray, wp: float) -> 
     J = np.asarray(J, np.float32)
     lin = (h.sum(axis=2) @ b[:, :, None])[..., 0] if B else np.zeros((0, N), np.float32)   # (B, N)
     flat = h.reshape(B, N * r, H)
-    hj = flat @ J[0] if J.shape[0] == 1 else np.matmul(flat, J)                          # (B, N r, H)
+    hj = (flat.reshape(-1, H) @ J[0]).reshape(flat.shape) if J.shape[0] == 1 else np.matmul(flat, J)  # (B, N r, H)
     quad = 0.5 * (hj * flat).reshape(B, N, r * H).sum(axis=2)
     e = -(lin.astype(np.float64) + quad) / r
     if r >= 2:
