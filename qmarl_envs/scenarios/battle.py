@@ -172,8 +172,6 @@ class Battle(Scenario):
         self._blocked = ~self.grid.inside
         # observation table: channels (live red, live blue); blue observers get them swapped
         self._table = common.WindowTable(self.grid, [], dynamic=2)
-        # offset of each entity's team in the stacked (red counts, blue counts) bincount
-        self._team_base = np.where(self.team == RED, 0, self.grid.size).astype(np.int64)
 
     # ------------------------------------------------------------------ rules
     def reset(self, rng: np.random.Generator) -> GridState:
@@ -239,10 +237,11 @@ class Battle(Scenario):
 
     def _windows(self, flat: np.ndarray, alive: np.ndarray) -> np.ndarray:
         """``float32 (2n, 3, 3, 2)`` windows of (live red, live blue) counts around every body."""
-        g = self.grid
-        cells = flat[alive]
-        counts = np.bincount((flat + self._team_base)[alive], minlength=2 * g.size)
-        self._table.set_counts(cells, [counts[:g.size], counts[g.size:]])
+        n = self.team_size
+        red, blue = flat[:n], flat[n:]
+        if not alive.all():
+            red, blue = red[alive[:n]], blue[alive[n:]]
+        self._table.set_bodies([red, blue])
         return self._table.gather(flat)
 
     def _relative(self, win: np.ndarray) -> np.ndarray:
@@ -251,7 +250,8 @@ class Battle(Scenario):
         n = self.team_size
         if not self.exposed_blue:
             return win[:n]
-        win[n:] = win[n:, :, :, ::-1]
+        pairs = win[n:].view(np.uint64)         # (red, blue) float32 pairs: swap the halves
+        np.bitwise_or(pairs << np.uint64(32), pairs >> np.uint64(32), out=pairs)
         return win
 
     def observe(self, state):

@@ -338,8 +338,10 @@ class WindowTable:
     yields observations already in ``(N, 3, 3, C)`` layout (about 3x faster than gathering and
     interleaving channels separately at 10,000 agents).
 
-    Dynamic channels are kept sparse: :meth:`set_counts` zeroes exactly the cells it wrote last
-    time, then writes the new ones, so the table stays correct whichever state it is fed.
+    Dynamic channels are kept sparse: :meth:`set_bodies` zeroes exactly the cells each channel
+    held last time, then counts the new bodies in place (``np.add.at`` with a ``float32`` one,
+    NumPy's fast unbuffered path; no map-sized ``bincount``), so the table stays correct whichever
+    state it is fed.
 
     Static channels are kept sparse too: :meth:`set_static` (used by the constructor and by a
     scenario's reset through ``reuse``) writes only the non-zero cells of the layers, after
@@ -370,7 +372,7 @@ class WindowTable:
             t = np.zeros((grid.size, self.channels), dtype=np.float32)
             t[grid.border, :] = kernels.OFF_MAP
             self.table = t
-            self._written = np.zeros(0, dtype=np.int64)
+            self._written = [np.zeros(0, dtype=np.int64)] * dynamic
             self._static_cells = [np.zeros(0, dtype=np.int64)] * self.static
         self.set_static(static_layers)
 
@@ -398,20 +400,22 @@ class WindowTable:
             self._static_cells[c] = cells
         self._memo = None
 
-    def set_counts(self, cells: np.ndarray, counts: list[np.ndarray]) -> None:
-        """Write the dynamic channels.
+    def set_bodies(self, cells: list[np.ndarray]) -> None:
+        """Write the dynamic channels as body counts.
 
         Args:
-            cells: ``int64 (K,)`` map cells (flat, duplicates allowed) that may hold a non-zero count.
-            counts: one ``(size,)`` count grid per dynamic channel; only ``cells`` are copied from it.
+            cells: one ``int64 (K_j,)`` array per dynamic channel: the padded flat cells of the
+                bodies that channel counts (duplicates allowed; kept, not copied, until the next
+                call, so don't modify them).
         """
         t = self.table
         s = self.static
-        for j in range(s, self.channels):  # one 1-D column at a time: ~4x faster than t[rows, s:]
-            t[:, j][self._written] = 0.0
-        for j, grid_counts in enumerate(counts):
-            t[:, s + j][cells] = grid_counts.take(cells)
-        self._written = cells
+        one = np.float32(1.0)
+        for j, c in enumerate(cells):   # one 1-D column at a time: ~4x faster than t[rows, s:]
+            col = t[:, s + j]
+            col[self._written[j]] = 0.0
+            np.add.at(col, c, one)
+            self._written[j] = c
 
     def gather(self, flat: np.ndarray) -> np.ndarray:
         """``float32 (N, 3, 3, C)`` windows around ``int64 (N,)`` cells (a new array)."""
@@ -420,9 +424,9 @@ class WindowTable:
 
     def remove(self, cells: np.ndarray, channel: int) -> None:
         """Subtract 1 from dynamic ``channel`` (0-based among the dynamic ones) once per entry of
-        ``cells`` (bodies removed after :meth:`set_counts`; duplicates allowed)."""
+        ``cells`` (bodies removed after :meth:`set_bodies`; duplicates allowed)."""
         if cells.size:
-            np.subtract.at(self.table[:, self.static + channel], cells, 1.0)
+            np.subtract.at(self.table[:, self.static + channel], cells, np.float32(1.0))
 
     def refresh(self, obs: np.ndarray, flat: np.ndarray, changed: np.ndarray) -> None:
         """Re-gather, in place, the rows of ``obs`` whose window contains a ``changed`` cell.

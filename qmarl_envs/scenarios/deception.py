@@ -181,7 +181,6 @@ class Deception(Scenario):
         self.state_shape = (self.side, self.side, 4)
         self.state_high = float(max(n + 1, 1))
         self._blocked = ~self.grid.inside
-        self._team_base = np.append(np.zeros(n, np.int64), np.int64(self.grid.size))
         self._static: _Static | None = None
         self._home_counts: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -253,11 +252,10 @@ class Deception(Scenario):
         return bool(on[:n].any()), bool(on[n])
 
     def _observe_flat(self, st: _Static, flat: np.ndarray) -> np.ndarray:
-        g = self.grid
         n = self.num_home
-        counts = np.bincount(flat + self._team_base, minlength=2 * g.size)
-        self._home_counts = (flat[:n], counts[:g.size])
-        st.table.set_counts(flat, [counts[:g.size], counts[g.size:]])
+        st.table.set_bodies([flat[:n], flat[n:]])
+        # the home channel of the table is the home count of every cell (see home_counts)
+        self._home_counts = (flat[:n], st.table.table[:, 2])
         obs = st.table.gather(flat[:len(self.agent_ids)])
         if self.exposed_adversary:
             adv = obs[n, :, :, 1]
@@ -265,8 +263,9 @@ class Deception(Scenario):
         return obs
 
     def home_counts(self, state: GridState) -> np.ndarray:
-        """``int64 (size,)`` home agents per padded cell of ``state`` (reused from the last
-        observation when the home agents have not moved since)."""
+        """Home agents per padded cell of ``state``: ``(size,)``, integer-valued on map cells (the
+        observation table's home channel, ``float32``, whose padding cells read ``-1``, when the
+        home agents have not moved since the last observation; else a fresh ``int64`` count)."""
         g = self.grid
         n = self.num_home
         flat = g.flat(state.positions[:n])
@@ -327,7 +326,8 @@ def _adversary_action(scenario: Deception, state: GridState, rng: np.random.Gene
     if st.lm_flat.size == 0:
         return common.STAY
     home = scenario.home_counts(state)
-    watched = home.take(st.watch_cells).sum(axis=1)
+    # padding cells of the table read -1 (off the map): clip; float32 sums of counts are exact
+    watched = np.maximum(home.take(st.watch_cells), 0).sum(axis=1).astype(np.int64)
     me = state.positions[n].astype(np.int64)
     dist = np.abs(st.lm_pos - me).sum(axis=1)
     # most watched, then the one it stands on / the nearest, then random

@@ -253,18 +253,21 @@ class Jungle(Scenario):
         g = self.grid
         alive = state.alive
         n = alive.shape[0]
-        flat = common.move_flat(g, g.flat(state.positions), actions, st.blocked, alive)
-        cells = flat[alive]
-        st.table.set_counts(cells, [g.counts(cells)])
+        everyone = bool(alive.all())
+        flat = common.move_flat(g, g.flat(state.positions), actions, st.blocked,
+                                None if everyone else alive)
+        st.table.set_bodies([flat if everyone else flat[alive]])
         obs = st.table.gather(flat)
         # bodies on the cell and its 4 neighbours (off-map cells read -1, hence + off_plus)
         plus = obs.reshape(n, 18) @ _PLUS_COUNT + g.off_plus.take(flat)
         crowded = alive & (plus > 1.5)
-        hp = state.hp - crowded.astype(np.int16)
+        hp = state.hp - crowded.view(np.int8)
         dead_now = alive & (hp <= 0)
-        rewards = st.feeding.take(flat).astype(np.float32)
+        fed = st.feeding.take(flat)
+        if not everyone:
+            fed &= alive
+        rewards = fed.astype(np.float32)
         rewards[dead_now] = -1.0
-        rewards[~alive] = 0.0
         died_at = getattr(state, "died_at", None)
         if died_at is None:
             died_at = np.full(state.num_entities, -1, dtype=np.int32)
@@ -276,7 +279,7 @@ class Jungle(Scenario):
             st.table.remove(gone, 0)
             st.table.refresh(obs, flat, gone)
         state.died_at = died_at
-        state.hp = np.maximum(hp, 0).astype(np.int16)
+        state.hp = np.maximum(hp, 0, out=hp).astype(np.int16, copy=False)
         state.alive = now
         state.positions = g.positions(flat)
         st.table.remember(flat, now, obs)
@@ -290,8 +293,7 @@ class Jungle(Scenario):
         obs = st.table.recall(flat, state.alive)
         if obs is not None:
             return obs
-        live = flat[state.alive]
-        st.table.set_counts(live, [g.counts(live)])
+        st.table.set_bodies([flat[state.alive]])
         return st.table.gather(flat)
 
     def global_state(self, state):
