@@ -71,17 +71,37 @@ class ReplayBuffer:
                 self.next_obs[mids, idx], self.terminated[mids, idx])
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """Named arrays for a checkpoint (``buffer/*``)."""
-        return {f"buffer/{k}": getattr(self, k) for k in ("obs", "next_obs", "actions", "rewards", "terminated",
-                                                           "pos", "size")}
+        """Named arrays for a checkpoint (``buffer/*``): only the filled rows (``size.max()``)."""
+        n = int(self.size.max())
+        out = {f"buffer/{k}": getattr(self, k)[:, :n] for k in ("obs", "next_obs", "actions", "rewards", "terminated")}
+        out.update({"buffer/pos": self.pos, "buffer/size": self.size})
+        return out
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        """Restore from :meth:`to_arrays` output (shapes must match)."""
-        for k in ("obs", "next_obs", "actions", "rewards", "terminated", "pos", "size"):
+        """Restore from :meth:`to_arrays` output.
+
+        Raises:
+            ValueError: an array whose shape does not fit this buffer (nothing is changed then).
+        """
+        M, C = self.pos.size, self.capacity
+        new = {}
+        for k in ("obs", "next_obs", "actions", "rewards", "terminated"):
             a = arrays[f"buffer/{k}"]
-            if a.shape != getattr(self, k).shape:
-                raise ValueError(f"checkpoint: buffer/{k} has shape {a.shape}, expected {getattr(self, k).shape}")
-            setattr(self, k, a.astype(getattr(self, k).dtype).copy())
+            cur = getattr(self, k)
+            if a.ndim != cur.ndim or a.shape[0] != M or a.shape[1] > C or a.shape[2:] != cur.shape[2:]:
+                raise ValueError(f"checkpoint: buffer/{k} has shape {a.shape}, expected at most {cur.shape}")
+            full = np.zeros_like(cur)
+            full[:, : a.shape[1]] = a
+            new[k] = full
+        for k in ("pos", "size"):
+            a = arrays[f"buffer/{k}"]
+            if a.shape != (M,):
+                raise ValueError(f"checkpoint: buffer/{k} has shape {a.shape}, expected ({M},)")
+            new[k] = a.astype(np.int64).copy()
+        if new["size"].max(initial=0) > arrays["buffer/obs"].shape[1]:
+            raise ValueError("checkpoint: buffer/size exceeds the stored rows")
+        for k, v in new.items():
+            setattr(self, k, v)
 
 
 class QBMAgent(Agent):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from qmarl_agents.qbm.config import QBMConfig
-from qmarl_agents.qbm.samplers import Sampler, effective_energy, make_sampler, w_plus
+from qmarl_agents.qbm.samplers import Sampler, make_sampler, w_plus
 
 CODE3 = np.array([[-1, -1, -1], [-1, -1, 1], [-1, 1, -1], [-1, 1, 1], [1, -1, -1]], dtype=np.float32)
 """The official code's 3-spin action code (row = action id)."""
@@ -41,7 +41,8 @@ def entropy_term(h: np.ndarray, log_base: str = "e") -> np.ndarray:
     """``sum_c P(c) log P(c)`` over the empirical distribution of whole configurations.
 
     Args:
-        h: ``(B, N, r, H)`` spins in {-1, +1}.
+        h: ``(B, N, ...)`` spins in {-1, +1} (``(B, N, r, H)``, or the r*H spins in any fixed order:
+            only whole configurations are compared).
         log_base: ``"e"`` or ``"10"``.
 
     Returns:
@@ -136,9 +137,9 @@ class QBMModel:
             b = vis @ W_vh[0]
         else:
             b = np.einsum("bv,bvh->bh", vis, W_vh[ids])
-        h = self.sampler.sample(b, W_hh, rng, ids)                          # (B, N, r, H)
-        J = W_hh[:1] if W_hh.shape[0] == 1 else W_hh[ids]
-        e = effective_energy(h, b, J, self.wp).mean(axis=1)
+        # (B, N, r, H) spins (any order of the r*H when only Q is wanted), (B, N) energies
+        h, E = self.sampler.sample_with_energy(b, W_hh, rng, ids, unit_order=stats_from is not None)
+        e = E.mean(axis=1)
         ent = entropy_term(h, cfg.log_base)
         q = -e - cfg.entropy_sign * ent / cfg.beta - cfg.q_offset
         if stats_from is None:

@@ -131,6 +131,17 @@ class Sampler:
         """
         raise NotImplementedError
 
+    def sample_with_energy(self, b: np.ndarray, J: np.ndarray, rng: np.random.Generator,
+                           groups: np.ndarray | None = None, unit_order: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`sample` plus ``H_eff`` of every read, ``float64 (B, N)`` (:func:`effective_energy`).
+
+        With ``unit_order=False`` a sampler may return the spins as ``(B, N, r*H)`` in any fixed
+        order of the ``r*H`` spins (enough to tell configurations apart, for the entropy term)."""
+        h = self.sample(b, J, rng, groups)
+        g = self._groups(np.asarray(b), np.asarray(J), groups)
+        Jr = np.asarray(J)[:1] if np.asarray(J).shape[0] == 1 else np.asarray(J)[g]
+        return h, effective_energy(h, b, Jr, self.wp)
+
     def _groups(self, b: np.ndarray, J: np.ndarray, groups) -> np.ndarray:
         if b.ndim != 2 or b.shape[1] != self.num_hidden:
             raise ValueError(f"b: expected shape (B, {self.num_hidden}), got {b.shape}")
@@ -220,6 +231,24 @@ class GibbsSampler(Sampler):
         return [i for i in range(len(self.blocks)) if i != j]
 
     def sample(self, b, J, rng, groups=None):
+        return self._run(b, J, rng, groups)[0]
+
+    def sample_with_energy(self, b, J, rng, groups=None, unit_order=True):
+        """:meth:`sample` plus ``H_eff`` of every read, ``float64 (B, N)``. With two colours this is
+        ``-c_0 . h_0 - h_1 . g_1`` with ``g_1 = c_1 + K_10 h_0`` the local fields the last block
+        update computed anyway (no extra matrix product); with ``unit_order=False`` the spins come
+        back as ``(B, N, r*H)`` in the sampler's colour order (no reordering pass)."""
+        h, E = self._run(b, J, rng, groups, unit_order)
+        if E is None:
+            return h, self._energy(h, b, J, groups)
+        return h, E
+
+    def _energy(self, h, b, J, groups):
+        g = self._groups(np.asarray(b), np.asarray(J), groups)
+        J = np.asarray(J)
+        return effective_energy(h, b, J[:1] if J.shape[0] == 1 else J[g], self.wp)
+
+    def _run(self, b, J, rng, groups, unit_order=True):
         b = np.asarray(b, dtype=np.float32)
         J = np.asarray(J, dtype=np.float32)
         groups = self._groups(b, J, groups)
@@ -232,10 +261,13 @@ class GibbsSampler(Sampler):
         spans = [(int(m), int(lo), int(hi)) for m, lo, hi in
                  zip(models, np.searchsorted(g_sorted, models, "left"), np.searchsorted(g_sorted, models, "right"))]
         K = self.coupling_matrix(J)                                            # (M, S, S)
-        c = np.tile(b[order] / r, (1, r))[:, self.perm]                        # (B, S), stored order
+        c_h = np.tile(b[order] / r, (1, r))[:, self.perm]                      # (B, S), stored order
         # spins are kept as bits x = (h + 1) / 2, one contiguous float32 array per colour:
         # f = c + K h = (c - K 1) + (2 K) x
-        c = c - K.sum(axis=2)[g_sorted]
+        c = c_h - K.sum(axis=2)[g_sorted]
+        two = len(self.blocks) == 2
+        last = len(self.blocks) - 1
+        g_last = np.empty((B * N, self.blocks[-1].stop - self.blocks[-1].start), np.float32) if two else None
         K2 = 2.0 * K
         src = [self._sources(j) for j in range(len(self.blocks))]
         Kblocks = [np.ascontiguousarray(K2[:, np.r_[tuple(self.blocks[i] for i in s_)], sl])
@@ -262,20 +294,36 @@ class GibbsSampler(Sampler):
                     f = x_src[rows] @ Kb[m]                                    # beta (K h)_s, colour c
                     fv = f.reshape(hi - lo, N, n_c)
                     fv += cb[lo:hi, None, sl]
+                    if two and j == last and t == len(self.betas) - 1:
+                        g_last[rows] = f                                       # beta g_1, for H_eff
                     np.tanh(f, out=f)
                     f *= 32768.0
                     xj[rows] = ut[rows] < f
-        h = np.empty((B * N, S), np.float32)
-        for sl, xj in zip(self.blocks, xs):
-            h[:, self.perm[sl]] = xj
-        h *= 2.0
-        h -= 1.0
-        h = h.reshape(B, N, r, H)
+        E = None
+        if two:
+            sl0 = self.blocks[0]
+            h0 = (2.0 * xs[0] - 1.0).reshape(B, N, -1)
+            h1 = (2.0 * xs[1] - 1.0).reshape(B, N, -1)
+            E = -(h0 * c_h[:, None, sl0]).sum(axis=2, dtype=np.float64) \
+                - (h1 * g_last.reshape(B, N, -1)).sum(axis=2, dtype=np.float64) / float(self.betas[-1])
+        if E is not None and not unit_order:
+            h = np.concatenate([h0, h1], axis=2)                               # (B, N, S), colour order
+        else:
+            h = np.empty((B * N, S), np.float32)
+            for sl, xj in zip(self.blocks, xs):
+                h[:, self.perm[sl]] = xj
+            h *= 2.0
+            h -= 1.0
+            h = h.reshape(B, N, r, H)
         if np.any(order != np.arange(B)):
             out = np.empty_like(h)
             out[order] = h
-            return out
-        return h
+            h = out
+            if E is not None:
+                E2 = np.empty_like(E)
+                E2[order] = E
+                E = E2
+        return h, E
 
 
 def ising_model(b: np.ndarray, J: np.ndarray, replicas: int, wp: float) -> tuple[dict, dict]:

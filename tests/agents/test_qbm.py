@@ -69,6 +69,18 @@ def test_gibbs_weight_sets_in_one_call():
         GibbsSampler(LAYERS, R, 4, 2, 0.1, BETA, wp).sample(b, np.concatenate([J0, J1]), np.random.default_rng(0))
 
 
+@pytest.mark.parametrize("r", [1, 2, 3, 4])
+def test_gibbs_energy_by_product_is_h_eff(r):
+    """The energies the sampler returns with its reads (from its last local fields) are H_eff of
+    those reads, also for rows of two weight sets given out of order."""
+    (b0, J0), (b1, J1) = _tiny_model(0), _tiny_model(5)
+    wp = w_plus(BETA, 0.5, r)
+    b, J, g = np.concatenate([b1, b0, b1]), np.concatenate([J0, J1]), np.array([1, 0, 1])
+    h, E = GibbsSampler(LAYERS, r, 50, 5, 0.1, BETA, wp).sample_with_energy(b, J, np.random.default_rng(4), g)
+    assert E.shape == (3, 50)
+    np.testing.assert_allclose(E, effective_energy(h, b, J[g], wp), atol=1e-4)
+
+
 @pytest.mark.slow
 def test_gibbs_replicas_approach_the_quantum_marginals():
     """With more Trotter replicas the sampled <sigma^z> approach those of the transverse-field
@@ -187,6 +199,11 @@ def test_save_load_round_trip(tmp_path):
     assert isinstance(b, QBMAgent) and b.agent_steps == a.agent_steps
     np.testing.assert_array_equal(b.online.W_hh, a.online.W_hh)
     np.testing.assert_array_equal(b.buffer.obs, a.buffer.obs)
+    assert b.buffer.obs.shape == a.buffer.obs.shape and int(a.buffer.size.max()) < a.buffer.capacity
+    from safetensors.numpy import load_file
+
+    stored = load_file(str(next((tmp_path / "ck").glob("*.safetensors"))))
+    assert stored["buffer/obs"].shape[1] == int(a.buffer.size.max())   # only the filled rows are written
     obs = a.env.reset_arrays(1)
     a.reset(5)
     b.reset(5)
