@@ -281,24 +281,29 @@ class GibbsSampler(Sampler):
         u = fast.random_raw(-(-n_u // 4)).view(np.int16)[:n_u].reshape(-1, B * N, n_max)
         xs = [np.ascontiguousarray(u[-1, :, : sl.stop - sl.start] < 0, dtype=np.float32)
               for sl in self.blocks]                                           # uniform start
+        c_blocks = [np.ascontiguousarray(c[:, sl]) for sl in self.blocks]       # (B, n_c) each
+        fbuf = np.empty(B * N * n_max, np.float32)
+        scaled: dict = {}
         for t, beta in enumerate(self.betas):
-            cb = c * beta
-            for j, (s_, sl, Kc) in enumerate(zip(src, self.blocks, Kblocks)):
-                Kb = Kc * beta
+            if beta not in scaled:   # the schedule holds the final beta for its second half
+                scaled = {beta: ([Kc * beta for Kc in Kblocks], [cc * beta for cc in c_blocks])}
+            Kbs, cbs = scaled[beta]
+            for j, (s_, sl) in enumerate(zip(src, self.blocks)):
                 n_c = sl.stop - sl.start
                 ut = u[t * len(self.blocks) + j, :, :n_c]
                 x_src = xs[s_[0]] if len(s_) == 1 else np.concatenate([xs[i] for i in s_], axis=1)
-                xj = xs[j]
+                xj, Kb, cb = xs[j], Kbs[j], cbs[j]
                 for m, lo, hi in spans:
                     rows = slice(lo * N, hi * N)
-                    f = x_src[rows] @ Kb[m]                                    # beta (K h)_s, colour c
+                    f = fbuf[: (hi - lo) * N * n_c].reshape(-1, n_c)               # contiguous
+                    np.matmul(x_src[rows], Kb[m], out=f)                       # beta (K h)_s, colour c
                     fv = f.reshape(hi - lo, N, n_c)
-                    fv += cb[lo:hi, None, sl]
+                    fv += cb[lo:hi, None, :]
                     if two and j == last and t == len(self.betas) - 1:
                         g_last[rows] = f                                       # beta g_1, for H_eff
                     np.tanh(f, out=f)
                     f *= 32768.0
-                    xj[rows] = ut[rows] < f
+                    np.less(ut[rows], f, out=xj[rows], casting="unsafe")
         E = None
         if two:
             sl0 = self.blocks[0]
