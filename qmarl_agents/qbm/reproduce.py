@@ -27,12 +27,20 @@ from qmarl_agents.qbm.agent import make_qbm
 PAPER = {"3x3": "≈ 205 (optimal median)", "5x3": "≈ 195 (optimal median)", "3x3-2": "≈ +350",
          "5x3-2": "≈ −450 (unsolved)"}
 """The paper's numbers (§4, as quoted in the issue; not verifiable from the public text)."""
-OPTIMUM = {"3x3": "207.5 (190..220)", "5x3": "197.7 (170..220)", "3x3-2": "420 (400..440)",
-           "5x3-2": "403.3 (360..440)"}
 ENVS = {"3x3": "qmarl/BallCollection-3x3-v0", "5x3": "qmarl/BallCollection-5x3-v0",
         "3x3-2": "qmarl/BallCollection-3x3-2Agents-v0", "5x3-2": "qmarl/BallCollection-5x3-2Agents-v0"}
 VARIANTS = {"traditional": dict(replay=False, target_net=False), "replay": dict(replay=True, target_net=False),
             "target": dict(replay=False, target_net=True), "replay+target": dict(replay=True, target_net=True)}
+
+
+def optimum(env_key: str) -> str:
+    """The exact optimum of ``env_key`` as ``"mean (min..max)"`` over start states
+    (:func:`~qmarl_envs.scenarios.ball_collection.optimal_returns`, dynamic programming)."""
+    import qmarl_envs
+    from qmarl_envs.scenarios.ball_collection import optimal_returns
+
+    o = optimal_returns(qmarl_envs.make(ENVS[env_key]).unwrapped.scenario.config)
+    return f"{o['mean']:.1f} ({o['min']:.0f}..{o['max']:.0f})"
 
 
 def experiments() -> list[tuple[str, str, dict]]:
@@ -133,6 +141,7 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     out = Path(out)
     results, curves = {}, {}
     refs = {k: round(epsilon_reference(k), 1) for k in ENVS}
+    optima = {k: optimum(k) for k in ENVS}
     for env_key, label, cfg in experiments():
         t = time.perf_counter()
         done = [train_run(env_key, cfg, episodes, seed + i, evaluate=True) for i in range(runs)]
@@ -161,7 +170,7 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
         ax.set_ylabel("reward (moving mean)")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=110)
+    fig.savefig(out / "curves.png", dpi=80)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(12, 4))
     keys = list(results)
@@ -169,7 +178,7 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     ax.set_xticks(range(1, len(keys) + 1), keys, rotation=45, ha="right", fontsize=7)
     ax.set_ylabel("greedy evaluation score (50 episodes) per run")
     fig.tight_layout()
-    fig.savefig(out / "boxplots.png", dpi=110)
+    fig.savefig(out / "boxplots.png", dpi=80)
     plt.close(fig)
     lines = ["| env | variant | runs x episodes | training, last 10% (median) | greedy evaluation (median) | "
              "paper | shortest path at epsilon 0.1 | optimum (mean, min..max) |",
@@ -177,7 +186,7 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     for k, r in results.items():
         ek = k.split("/")[0]
         lines.append(f"| {ek} | {r['variant']} | {r['runs']} x {r['episodes']} | {r['median']:.1f} | "
-                     f"{r['eval_median']:.1f} | {PAPER[ek]} | {r['eps_reference']:.1f} | {OPTIMUM[ek]} |")
+                     f"{r['eval_median']:.1f} | {PAPER[ek]} | {r['eps_reference']:.1f} | {optima[ek]} |")
     (out / "results.md").write_text("\n".join(lines) + "\n")
     return results
 
