@@ -22,8 +22,9 @@ lower the count, not the rate per agent. Action drawing is inside the timed loop
 two columns resets are not (they are timed separately and reported as ``reset_ms``). Each case runs ``--repeats`` times from
 different seeds, interleaved with MAgent2 at the same N; the table shows medians, and the ratios
 are medians of per-repeat ratios (robust to load changes on a shared machine). Battle runs with
-``opponent=None`` (both teams are agents, as in MAgent2); ``Battle-10k (scripted blue)`` adds the
-default preset, whose built-in opponent is stepped by the env. Memory: for each 10,000-agent
+``opponent=None`` (both teams are agents, as in MAgent2); the ``scripted blue`` rows add the
+default presets, whose built-in opponent is stepped by the env: ``Battle-10k-v0`` (ring-search
+chase) and ``Battle-10k-v1`` (distance-field chase; docs/environments.md, "Versions"). Memory: for each 10,000-agent
 preset, a fresh process builds the env, resets and steps it 10 times, and reports its resident-set
 growth, the tracemalloc peak and the bytes of the arrays the env holds.
 
@@ -289,7 +290,8 @@ def cases() -> list[tuple[str, str, dict[str, Any], int]]:
         for suffix, n in SCALES:
             kw = {"opponent": None} if name == "Battle" else {}
             out.append((f"{name}-{suffix}", f"qmarl/{name}-{suffix}-v0", kw, n))
-    out.append(("Battle-10k (scripted blue)", "qmarl/Battle-10k-v0", {}, 10_000))
+    out.append(("Battle-10k-v0 (scripted blue)", "qmarl/Battle-10k-v0", {}, 10_000))
+    out.append(("Battle-10k-v1 (scripted blue)", "qmarl/Battle-10k-v1", {}, 10_000))
     return out
 
 

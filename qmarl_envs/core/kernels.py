@@ -365,6 +365,23 @@ def nth_free(k: np.ndarray, exclude: np.ndarray) -> np.ndarray:
     return out
 
 
+def sample_flat_except(rng: np.random.Generator, size: int, n: int,
+                       exclude: np.ndarray | None = None) -> np.ndarray:
+    """:func:`sample_cells_except` as row-major flat indices: ``int64 (n,)`` distinct cells of
+    ``range(size)`` outside ``exclude`` (same draws).
+
+    Raises:
+        ValueError: if fewer than ``n`` cells are free.
+    """
+    count = int(size) - (0 if exclude is None else int(exclude.size))
+    if count < n:
+        raise ValueError(f"cannot place {n} agents on {count} free cells")
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    pick = rng.choice(count, size=n, replace=False)
+    return pick if exclude is None else nth_free(pick, exclude)
+
+
 def sample_cells_except(rng: np.random.Generator, shape: tuple[int, int], n: int,
                         exclude: np.ndarray | None = None) -> np.ndarray:
     """Draw ``n`` distinct cells uniformly from an ``(H, W)`` map, outside ``exclude``.
@@ -388,14 +405,7 @@ def sample_cells_except(rng: np.random.Generator, shape: tuple[int, int], n: int
         ValueError: if fewer than ``n`` cells are free.
     """
     h, w = int(shape[0]), int(shape[1])
-    count = h * w - (0 if exclude is None else int(exclude.size))
-    if count < n:
-        raise ValueError(f"cannot place {n} agents on {count} free cells")
-    if n == 0:
-        return np.zeros((0, 2), dtype=np.int32)
-    pick = rng.choice(count, size=n, replace=False)
-    if exclude is not None:
-        pick = nth_free(pick, exclude)
+    pick = sample_flat_except(rng, h * w, n, exclude)
     out = np.empty((n, 2), dtype=np.int32)
     rows = pick // w
     out[:, 0] = rows

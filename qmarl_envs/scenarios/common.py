@@ -156,7 +156,8 @@ def spaced_cells(rng: np.random.Generator, free: np.ndarray, n: int, spacing: in
         owner = np.zeros(g.size, dtype=np.int32)
         mark = np.zeros(n, dtype=bool)
         for _ in range(restarts):
-            cells = g.flat(kernels.sample_cells_except(rng, (h, w), n, exclude))
+            cells = kernels.sample_flat_except(rng, h * w, n, exclude)
+            cells += (cells // w) * (2 * g.pad) + g.pad * (g.wp + 1)     # row-major -> padded
             idx = np.arange(n, dtype=np.int32)          # cells that may conflict (all at first)
             blocked = ~free_p
             allowed = None
