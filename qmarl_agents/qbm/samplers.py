@@ -11,8 +11,9 @@ The effective Hamiltonian (Levit et al., arXiv 1706.00074, eq. 9) of r Trotter r
 the ``r x H`` spins from ``exp(-beta_final H_eff)`` (annealed from ``beta_start``) for ``B`` clamped
 models at once and returns ``float32 (B, N, r, H)`` spins in ``{-1, +1}``.
 
-* :class:`GibbsSampler`: the in-house sampler, NumPy, vectorised over every model x read x replica:
-  block Gibbs sweeps (hidden layers of one parity and replicas of one parity together).
+* :class:`GibbsSampler`: the in-house sampler, NumPy float32, vectorised over every model x read x
+  replica x spin: exact block-Gibbs sweeps over a 2-colouring of (hidden layer, Trotter replica), one
+  matrix product per colour, several weight sets (online and target net) in one call.
 * :class:`DimodSampler`: any dimod sampler, one ``sample_ising`` call per clamped model; the
   reference is dwave-samplers' ``SimulatedAnnealingSampler`` (what dwave-neal wraps). D-Wave hardware:
   ``DimodSampler(EmbeddingComposite(DWaveSampler()), sampler_kwargs={})`` from dwave-system, with a
@@ -21,6 +22,9 @@ models at once and returns ``float32 (B, N, r, H)`` spins in ``{-1, +1}``.
 * :class:`OpenJijSQASampler`: OpenJij's path-integral ``SQASampler`` on the single-replica model
   with ``trotter=r`` and transverse field Gamma; r of its reads are stacked as the replicas of one
   effective configuration ("replica stacking", Levit §3.4). Optional extra ``qmarl[quantum]``.
+  Measured with OpenJij 0.12.2: its default schedule anneals the transverse field to zero, and the
+  reads of one seeded call are identical, so it returns annealed (near-ground) states, not
+  Boltzmann samples at beta (docs/qbm.md).
 """
 
 from __future__ import annotations
