@@ -8,7 +8,10 @@ One env step of :meth:`QBMAgent.learn`:
    sharing, one per agent for independent learners);
 3. one batched TD update: ``batch_size`` transitions per live agent, target
    ``r + gamma (1 - terminated) max_a' Q_target(s', a')`` (``terminal_mask``), where ``Q_target`` is a
-   real copy of the online weights synced every ``target_sync`` updates (``target_net``).
+   real copy of the online weights synced every ``target_sync`` updates (``target_net``); the target's
+   Q of every next action and the online Q(s, a) come from one sampler call.
+
+The env is stepped through :class:`~qmarl_agents.rollout.RolloutCollector` (one copy).
 
 Choices where the papers are silent: the update is the sum of the per-transition TD gradients over
 the batch divided by ``batch_size`` (so N agents sharing parameters give N updates' worth per step,
