@@ -97,7 +97,7 @@ def bench_workers(workers, episodes_per_worker, env_id, depth):
             rows.append({"workers": k, "episodes": r["episodes"], "wall_s": r["wall_s"],
                          "episodes_per_s": r["episodes_per_s"], "agent_steps_per_s": r["agent_steps_per_s"],
                          "launch_total_s": time.perf_counter() - t})
-        print(f"K={k}: {rows[-1]}", flush=True)
+            print(f"K={k}: {rows[-1]}", flush=True)
     return rows
 
 
