@@ -83,6 +83,33 @@ def counterfactual_baseline(probs: torch.Tensor, q: torch.Tensor) -> torch.Tenso
     return (probs * q).sum(dim=-1)
 
 
+def held_terminal_rewards(rewards: np.ndarray, terminated: np.ndarray, max_cycles: int,
+                          gamma: float) -> np.ndarray:
+    """Training rewards in which a terminated agent's last reward stands for the rest of the game.
+
+    The authors' code [C] keeps a dead agent's reward at ``-1`` on every remaining step, and the
+    Jungle score (the paper's "mean reward") counts it so; a PettingZoo agent is paid nothing after
+    it terminates. This folds the remaining steps into the terminal reward:
+    ``r_t (1 + γ + ... + γ^rem)`` with ``rem = max_cycles - 1 - t`` steps left, so dying early costs
+    what it costs the score. Rows that are not terminated are unchanged.
+
+    Args:
+        rewards: ``float32 (T, R)`` per-step rewards (step ``t`` of the episode is row ``t``).
+        terminated: ``bool (T, R)`` True on the step an agent's episode ends by the rules.
+        max_cycles: the env's horizon in steps.
+        gamma: discount factor.
+
+    Returns:
+        ``float32 (T, R)``, a new array.
+    """
+    t_len = rewards.shape[0]
+    rem = np.maximum(max_cycles - 1 - np.arange(t_len), 0).astype(np.float64)
+    hold = rem if gamma == 1 else gamma * (1 - gamma ** rem) / (1 - gamma)
+    out = rewards.astype(np.float32, copy=True)
+    out += np.where(terminated, rewards * hold[:, None].astype(np.float32), 0).astype(np.float32)
+    return out
+
+
 def _arrays_of(module: torch.nn.Module, prefix: str) -> dict[str, np.ndarray]:
     return {f"{prefix}{k}": v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
 
@@ -291,6 +318,7 @@ class QMARLAgent(Agent, QMARLPolicy):
         self.seed = None if seed is None else int(seed)
         QMARLPolicy.__init__(self, config, env_id, obs_shape, view_range, seed=self.seed)
         self.agents_per_env = len(probe.possible_agents)
+        self.max_cycles = int(probe.scenario.max_cycles)
         self._collectors: dict = {}
         self.agent_steps = 0
         self.live_agent_steps = 0
@@ -333,7 +361,8 @@ class QMARLAgent(Agent, QMARLPolicy):
         end = traj.terminated | traj.truncated
         steps = [{"obs": traj.obs[t], "alive": traj.alive[t],
                   "pos": None if traj.positions is None else traj.positions[t], "batch": batches[t],
-                  "act": traj.actions[t], "rew": traj.rewards[t], "end": end[t]}
+                  "act": traj.actions[t], "rew": traj.rewards[t], "end": end[t],
+                  "term": traj.terminated[t]}
                  for t in range(traj.num_steps)]
         n_per = traj.agent_steps / max(len(summaries), 1)
         for i, summary in enumerate(summaries):
@@ -352,6 +381,8 @@ class QMARLAgent(Agent, QMARLPolicy):
         rew = np.stack([s["rew"] for s in steps])                # (T, R)
         end = np.stack([s["end"] for s in steps])                # (T, R)
         act = np.stack([s["act"] for s in steps])                # (T, R)
+        if cfg.terminal_reward_holds:
+            rew = held_terminal_rewards(rew, np.stack([s["term"] for s in steps]), self.max_cycles, cfg.gamma)
         flat = torch.from_numpy(np.stack([s["obs"] for s in steps]).reshape(t_len * r, -1).astype(np.float32))
         if not self.graph:
             rows = np.nonzero(alive.reshape(-1))[0]

@@ -46,6 +46,10 @@ class QMARLConfig:
     """Weight of the critic's squared TD error in the loss (Q-MARL-AC only)."""
     entropy_coef: float = 0.01
     """Weight of the policy-entropy bonus (not in [P]; 0 disables it)."""
+    terminal_reward_holds: bool = False
+    """Train on the score's bookkeeping: a terminated agent's last reward (``-1`` for a death) is
+    repeated, discounted, for every remaining step of the game (:func:`~qmarl_agents.qmarl.agent.held_terminal_rewards`;
+    [C] keeps a dead agent's reward at ``-1``). False pays it once, as the env does."""
     ensemble: bool = True
     """Ensembling: an agent's policy is the mean of its probabilities over every sub-graph that
     contains it ([P] Algorithm 1 line 9, Thm 3); False uses its own ego sub-graph alone."""
@@ -70,8 +74,9 @@ class QMARLConfig:
         if not 0 < self.lr_decay <= 1 or not 0 <= self.gamma <= 1 or self.lr <= 0:
             raise ValueError("lr must be > 0, lr_decay in (0, 1] and gamma in [0, 1]; got "
                              f"lr={self.lr}, lr_decay={self.lr_decay}, gamma={self.gamma}")
-        if not isinstance(self.ensemble, bool):
-            raise ValueError(f"ensemble: expected a bool, got {self.ensemble!r}")
+        for name in ("ensemble", "terminal_reward_holds"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}: expected a bool, got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field."""

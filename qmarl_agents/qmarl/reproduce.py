@@ -9,12 +9,14 @@
 Every evaluation is the leaderboard protocol (greedy actions; seeds 0-9 x 5 episodes, or seeds 0-2
 x 2 episodes with ``quick`` and at 1k/10k agents). Writes ``results.json``, ``results.md`` (the
 table beside the paper's numbers and the README's scripted / PPO figures) and
-``learning_curves.png`` under ``out``.
+``learning_curves.png`` under ``out``. Full runs train every configuration with three seeds and
+report the mean; ``--quick`` uses one seed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -55,61 +57,87 @@ def _iqm(policy, env_id: str, env_kwargs: dict | None, protocol) -> float:
     return float(r.stats["iqm"])
 
 
+def _train_and_score(env_id: str, double: dict, variant: str, seed: int, games: int, protocols,
+                     quick: bool) -> dict[str, Any]:
+    """One run: train ``variant`` for ``games`` games with ``seed`` and evaluate it (for Q-MARL-AC also
+    at 2N, the 1k/10k presets and with ensembling off)."""
+    from qmarl_agents import make_agent
+    import qmarl_envs
+
+    full, small, big = protocols
+    n = len(qmarl_envs.make(env_id).unwrapped.possible_agents)
+    t = time.perf_counter()
+    cb = _Curve()
+    agent = make_agent("qmarl", env_id=env_id, seed=seed, variant=variant, games_per_batch=20, n_envs=20)
+    agent.learn(games * n * 31, callback=cb)
+    out: dict[str, Any] = {"curve": cb.batch_scores, "iqm": _iqm(agent, env_id, None, full),
+                           "train_s": round(time.perf_counter() - t, 1)}
+    if variant == "ac":
+        gen = {"N": _iqm(agent, env_id, None, small), "2N": _iqm(agent, env_id, double, small)}
+        for tag in (["1k"] if quick else ["1k", "10k"]):
+            gen[tag] = _iqm(agent, env_id.replace("-v0", f"-{tag}-v0"), None, big)
+        agent.config = dataclasses.replace(agent.config, ensemble=False)
+        ens = {"on": out["iqm"], "off": _iqm(agent, env_id, None, full), "on_2N": gen["2N"],
+               "off_2N": _iqm(agent, env_id, double, small)}
+        agent.config = dataclasses.replace(agent.config, ensemble=True)
+        out.update({"generalisation": gen, "ensembling": ens})
+    return out
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict[str, Any]:
     """Run the experiments and write the results (see the module docstring).
 
     Args:
         out: output directory (exists).
-        quick: 300 games per run instead of 3,000, fewer evaluation episodes, no 10k evaluation.
-        seed: training seed of every run.
+        quick: 300 games per run and one seed instead of 3,000 games and seeds ``seed .. seed+2``,
+            fewer evaluation episodes, no 10k evaluation.
+        seed: training seed of the first run of each configuration; run ``i`` uses ``seed + i``.
         progress: print a line per finished run.
 
     Returns:
-        ``{"curves": ..., "table": ..., "generalisation": ..., "ensembling": ..., "settings": ...}``.
+        ``{"curves", "table", "generalisation", "ensembling", "runs", "settings", ...}``: curves are the
+        per-batch mean scores averaged over seeds; table cells the mean over seeds of each run's IQM
+        (the per-seed values are under ``runs``).
     """
-    from qmarl_agents import make_agent
     from qmarl_agents.checkpoint import atomic_write_json
     from qmarl_agents.leaderboard.protocol import DEFAULT_PROTOCOL
-    import qmarl_envs
 
     games = 300 if quick else 3000
+    seeds = [seed] if quick else [seed, seed + 1, seed + 2]
     full = DEFAULT_PROTOCOL if not quick else dataclasses.replace(DEFAULT_PROTOCOL, seeds=(0, 1, 2),
                                                                  episodes_per_seed=2, bootstrap_reps=200)
     small = dataclasses.replace(DEFAULT_PROTOCOL, seeds=(0, 1, 2), episodes_per_seed=2, bootstrap_reps=200)
     big = dataclasses.replace(small, seeds=(0,), episodes_per_seed=1)
-    settings = {"games_per_run": games, "games_per_batch": 20, "seed": seed, "quick": quick}
-    curves: dict[str, dict[str, list[float]]] = {}
-    table, gen, ens = {}, {}, {}
+    t_all = time.perf_counter()
+    runs: dict[str, dict[str, list[dict]]] = {}
     for scen, (env_id, double) in SCENARIOS.items():
-        spec = qmarl_envs.spec(env_id)
-        n = len(qmarl_envs.make(env_id).unwrapped.possible_agents)
-        steps = games * n * 31
-        curves[scen] = {}
-        table[scen] = {}
+        runs[scen] = {}
         for label, variant in VARIANTS.items():
-            t = time.perf_counter()
-            cb = _Curve()
-            agent = make_agent("qmarl", env_id=env_id, seed=seed, variant=variant, games_per_batch=20, n_envs=20)
-            agent.learn(steps, callback=cb)
-            curves[scen][label] = cb.batch_scores
-            table[scen][label] = {"iqm": _iqm(agent, env_id, None, full),
-                                  "best_batch_mean": max(cb.batch_scores) if cb.batch_scores else None,
-                                  "train_s": round(time.perf_counter() - t, 1)}
-            if variant == "ac":
-                gen[scen] = {"N": _iqm(agent, env_id, None, small), "2N": _iqm(agent, env_id, double, small)}
-                for tag in (["1k"] if quick else ["1k", "10k"]):
-                    big_id = env_id.replace("-v0", f"-{tag}-v0")
-                    gen[scen][tag] = _iqm(agent, big_id, None, big)
-                on = table[scen][label]["iqm"]
-                off_agent = agent
-                off_agent.config = dataclasses.replace(agent.config, ensemble=False)
-                ens[scen] = {"on": on, "off": _iqm(off_agent, env_id, None, full),
-                             "on_2N": gen[scen]["2N"], "off_2N": _iqm(off_agent, env_id, double, small)}
-                off_agent.config = dataclasses.replace(agent.config, ensemble=True)
-            if progress:
-                print(f"{scen} {label}: IQM {table[scen][label]['iqm']:.3f} "
-                      f"({table[scen][label]['train_s']} s)", flush=True)
+            runs[scen][label] = []
+            for s in seeds:
+                r = _train_and_score(env_id, double, variant, s, games, (full, small, big), quick)
+                runs[scen][label].append({"seed": s, **r})
+                if progress:
+                    print(f"{scen} {label} seed {s}: IQM {r['iqm']:.3f} ({r['train_s']} s)", flush=True)
+    curves = {scen: {label: np.mean([r["curve"] for r in rs], axis=0).tolist() for label, rs in by.items()}
+              for scen, by in runs.items()}
+    table = {scen: {label: {"iqm": _mean([r["iqm"] for r in rs]), "iqm_per_seed": [r["iqm"] for r in rs],
+                            "best_batch_mean": max(max(r["curve"]) for r in rs),
+                            "train_s": round(sum(r["train_s"] for r in rs), 1)}
+                    for label, rs in by.items()} for scen, by in runs.items()}
+    gen = {scen: {k: _mean([r["generalisation"][k] for r in by["Q-MARL-AC"]])
+                  for k in by["Q-MARL-AC"][0]["generalisation"]} for scen, by in runs.items()}
+    ens = {scen: {k: _mean([r["ensembling"][k] for r in by["Q-MARL-AC"]])
+                  for k in by["Q-MARL-AC"][0]["ensembling"]} for scen, by in runs.items()}
+    settings = {"games_per_run": games, "games_per_batch": 20, "seeds": seeds, "quick": quick,
+                "wall_clock_s": round(time.perf_counter() - t_all, 1), "load_average": list(os.getloadavg())}
     res = {"curves": curves, "table": table, "generalisation": gen, "ensembling": ens,
+           "runs": {scen: {label: [{k: v for k, v in r.items() if k != "curve"} for r in rs]
+                           for label, rs in by.items()} for scen, by in runs.items()},
            "settings": settings, "paper": PAPER, "readme_baselines": README}
     atomic_write_json(out / "results.json", res)
     (out / "results.md").write_text(_markdown(res))
@@ -119,15 +147,18 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict[str, Any]:
 
 def _markdown(res: dict) -> str:
     s = res["settings"]
-    lines = [f"Training: {s['games_per_run']} games per run (batches of {s['games_per_batch']}), seed {s['seed']}"
+    seeds = s.get("seeds", [s.get("seed")])
+    lines = [f"Training: {s['games_per_run']} games per run (batches of {s['games_per_batch']}), "
+             f"seed{'s' if len(seeds) > 1 else ''} {', '.join(str(x) for x in seeds)}"
              f"{', quick run' if s['quick'] else ''}. Scores: IQM of the episode score under the leaderboard "
-             "protocol (greedy actions).", "",
+             "protocol (greedy actions)" + (", the mean over seeds (per seed in brackets)" if len(seeds) > 1 else "")
+             + ".", "",
              "| scenario | Q-MARL-AC | Q-MARL-PG | Vanilla-PG | paper Q-MARL-AC | scripted | PPO (README) |",
              "|---|---|---|---|---|---|---|"]
     for scen, row in res["table"].items():
         b = README[scen]
-        lines.append(f"| {scen} | {row['Q-MARL-AC']['iqm']:.3f} | {row['Q-MARL-PG']['iqm']:.3f} | "
-                     f"{row['Vanilla-PG']['iqm']:.3f} | {PAPER[scen]:.2f} | {b['scripted']:.3f} | {b['ppo']:.3f} |")
+        cells = [_cell(row[label]) for label in VARIANTS]
+        lines.append(f"| {scen} | {' | '.join(cells)} | {PAPER[scen]:.2f} | {b['scripted']:.3f} | {b['ppo']:.3f} |")
     lines += ["", "Generalisation of Q-MARL-AC (trained at N; [P] Table 1 doubles N):", "",
               "| scenario | N | 2N | 1k preset | 10k preset |", "|---|---|---|---|---|"]
     for scen, g in res["generalisation"].items():
@@ -139,6 +170,13 @@ def _markdown(res: dict) -> str:
     for scen, e in res["ensembling"].items():
         lines.append(f"| {scen} | {e['on']:.3f} | {e['off']:.3f} | {e['on_2N']:.3f} | {e['off_2N']:.3f} |")
     return "\n".join(lines) + "\n"
+
+
+def _cell(entry: dict) -> str:
+    per = entry.get("iqm_per_seed") or []
+    if len(per) > 1:
+        return f"{entry['iqm']:.3f} ({', '.join(f'{v:.2f}' for v in per)})"
+    return f"{entry['iqm']:.3f}"
 
 
 def _plot(curves: dict, path: Path) -> None:

@@ -10,7 +10,7 @@ import torch
 import qmarl_envs
 from qmarl_agents import load_policy, make_agent
 from qmarl_agents.cli import main
-from qmarl_agents.qmarl.agent import counterfactual_baseline, ensemble_probs
+from qmarl_agents.qmarl.agent import counterfactual_baseline, ensemble_probs, held_terminal_rewards
 from qmarl_agents.qmarl.graph import ego_subgraphs, offset_edges
 from qmarl_agents.qmarl.network import MessagePassingNet, rbf_expand
 from qmarl_agents.registry import load_agent
@@ -104,6 +104,21 @@ def test_counterfactual_baseline_formula():
     v = counterfactual_baseline(p, q)
     for i in range(6):
         assert abs(float(v[i]) - sum(float(p[i, a] * q[i, a]) for a in range(5))) < 1e-6
+
+
+@pytest.mark.parametrize("gamma", [1.0, 0.9])
+def test_held_terminal_rewards_repeat_the_last_reward_for_the_remaining_steps(gamma):
+    rew = np.array([[0, 1, 0], [-1, 1, 0], [0, 0, 2], [0, 0, 0]], dtype=np.float32)   # (T=4, R=3)
+    term = np.zeros((4, 3), dtype=bool)
+    term[1, 0] = term[2, 2] = True                      # agent 0 dies at t=1, agent 2 ends at t=2
+    out = held_terminal_rewards(rew, term, max_cycles=6, gamma=gamma)
+    expect = rew.copy()
+    expect[1, 0] = -sum(gamma ** k for k in range(5))   # t=1 of 6: itself + 4 remaining steps
+    expect[2, 2] = 2 * sum(gamma ** k for k in range(4))
+    assert np.allclose(out, expect)
+    assert np.array_equal(rew[1], [-1, 1, 0])           # input untouched
+    last = np.zeros((6, 1), np.float32); last[5, 0] = -1
+    assert held_terminal_rewards(last, last < 0, 6, gamma)[5, 0] == -1   # nothing left to hold
 
 
 def test_ensembling_switch_changes_actions_of_a_trained_policy():
@@ -204,3 +219,19 @@ def test_qmarl_train_command(tmp_path, capsys):
     resume = [x if x != "2000" else "4000" for x in args] + ["--resume"]
     assert main(resume) == 0
     assert json.loads((out / "config.json").read_text())["agent_steps"] >= 4000
+
+
+def test_reproduction_run_scores_and_table_formatting():
+    import dataclasses
+
+    from qmarl_agents.leaderboard.protocol import DEFAULT_PROTOCOL
+    from qmarl_agents.qmarl import reproduce
+
+    tiny = dataclasses.replace(DEFAULT_PROTOCOL, seeds=(0,), episodes_per_seed=1, bootstrap_reps=100)
+    r = reproduce._train_and_score(JUNGLE, {"num_agents": 8}, "ac", 0, 20, (tiny, tiny, tiny), True)
+    assert len(r["curve"]) >= 1 and -1 <= r["iqm"] <= 1
+    assert set(r["generalisation"]) == {"N", "2N", "1k"} and r["ensembling"]["on"] == r["iqm"]
+    v = reproduce._train_and_score(JUNGLE, {"num_agents": 8}, "vanilla", 0, 20, (tiny, tiny, tiny), True)
+    assert "generalisation" not in v
+    assert reproduce._cell({"iqm": 0.25, "iqm_per_seed": [0.1, 0.4]}) == "0.250 (0.10, 0.40)"
+    assert reproduce._cell({"iqm": 0.25, "iqm_per_seed": [0.25]}) == "0.250"
