@@ -35,6 +35,70 @@ SCENARIOS = {"Jungle": ("qmarl/Jungle-v0", {"num_agents": 8}),
 VARIANTS = {"Q-MARL-AC": "ac", "Q-MARL-PG": "pg", "Vanilla-PG": "vanilla"}
 
 
+_MOVES = np.array([[-1, 0], [1, 0], [0, -1], [0, 1]])   # actions 0 up, 1 down, 2 left, 3 right
+
+
+def local_view_actions(obs: np.ndarray, alive: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A hand-written Jungle policy that sees only what Q-MARL sees: the 3x3 window.
+
+    A reference for what the window allows, not from the paper. An agent with food 4-adjacent stays;
+    otherwise it moves to a free (no food, no agent, on the map) neighbour cell next to a visible
+    food, at random among those, else to any free neighbour at random (it stays if there is
+    none). Vectorised over agents.
+
+    Args:
+        obs: ``float32 (N, 3, 3, 2)`` Jungle observations (food, agent count; -1 off the map).
+        alive: ``bool (N,)``.
+        rng: generator for the random choices.
+
+    Returns:
+        ``int64 (N,)`` actions; dead agents stay (4).
+    """
+    food, count = obs[..., 0], obs[..., 1]
+    fed = (food[:, [0, 2, 1, 1], [1, 1, 0, 2]] == 1).any(axis=1)
+    tr, tc = 1 + _MOVES[:, 0], 1 + _MOVES[:, 1]                       # target cells of the 4 moves
+    free = (food[:, tr, tc] == 0) & (count[:, tr, tc] == 0)            # (N, 4)
+    feeds = np.zeros_like(free)
+    for m in range(4):                                                  # 4 moves x 4 neighbours
+        for dr, dc in _MOVES:
+            r, c = tr[m] + dr, tc[m] + dc
+            if 0 <= r < 3 and 0 <= c < 3:
+                feeds[:, m] |= food[:, r, c] == 1
+    good = free & feeds
+    pick = np.where(good.any(axis=1)[:, None], good, free)
+    noise = rng.random(pick.shape)
+    act = np.where(pick.any(axis=1), np.argmax(np.where(pick, noise, -1.0), axis=1), 4)
+    return np.where(alive & ~fed, act, 4).astype(np.int64)
+
+
+def local_view_reference(env_id: str = "qmarl/Jungle-v0", episodes: int = 200, seed: int = 0) -> float:
+    """IQM of :func:`local_view_actions` over ``episodes`` episodes (env seeds ``seed ..``).
+
+    Raises:
+        ValueError: for an env id that is not a Jungle env (from :func:`qmarl_envs.make`).
+    """
+    import qmarl_envs
+
+    env = qmarl_envs.make(env_id).unwrapped
+    if type(env.scenario).__name__ != "Jungle":
+        raise ValueError(f"env_id: expected a Jungle env, got {env_id!r}")
+    rng = np.random.default_rng(seed)
+    scores = []
+    for e in range(episodes):
+        obs = env.reset_arrays(seed + e)
+        while env.alive_mask().any():
+            obs = env.step_arrays(local_view_actions(obs, env.alive_mask(), rng))[0]
+        scores.append(float(np.mean(env.episode_summary()["score"])))
+    return float(scipy_trim_mean(scores))
+
+
+def scipy_trim_mean(values) -> float:
+    """Interquartile mean (25 % trimmed mean, as the leaderboard's IQM)."""
+    from scipy.stats import trim_mean
+
+    return float(trim_mean(np.asarray(values, dtype=np.float64), 0.25))
+
+
 class _Curve:
     def __init__(self):
         self.batch_scores: list[float] = []
@@ -71,6 +135,7 @@ def _train_and_score(env_id: str, double: dict, variant: str, seed: int, games: 
     agent = make_agent("qmarl", env_id=env_id, seed=seed, variant=variant, games_per_batch=20, n_envs=20)
     agent.learn(games * n * 31, callback=cb)
     out: dict[str, Any] = {"curve": cb.batch_scores, "iqm": _iqm(agent, env_id, None, full),
+                           "iqm_sampled": _iqm(agent, env_id, None, dataclasses.replace(full, deterministic=False)),
                            "train_s": round(time.perf_counter() - t, 1)}
     if variant == "ac":
         gen = {"N": _iqm(agent, env_id, None, small), "2N": _iqm(agent, env_id, double, small)}
@@ -126,6 +191,8 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict[str, Any]:
     curves = {scen: {label: np.mean([r["curve"] for r in rs], axis=0).tolist() for label, rs in by.items()}
               for scen, by in runs.items()}
     table = {scen: {label: {"iqm": _mean([r["iqm"] for r in rs]), "iqm_per_seed": [r["iqm"] for r in rs],
+                            "iqm_sampled": _mean([r["iqm_sampled"] for r in rs]),
+                            "iqm_sampled_per_seed": [r["iqm_sampled"] for r in rs],
                             "best_batch_mean": max(max(r["curve"]) for r in rs),
                             "train_s": round(sum(r["train_s"] for r in rs), 1)}
                     for label, rs in by.items()} for scen, by in runs.items()}
@@ -135,7 +202,9 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict[str, Any]:
                   for k in by["Q-MARL-AC"][0]["ensembling"]} for scen, by in runs.items()}
     settings = {"games_per_run": games, "games_per_batch": 20, "seeds": seeds, "quick": quick,
                 "wall_clock_s": round(time.perf_counter() - t_all, 1), "load_average": list(os.getloadavg())}
+    local = local_view_reference("qmarl/Jungle-v0", episodes=50 if quick else 500, seed=seed)
     res = {"curves": curves, "table": table, "generalisation": gen, "ensembling": ens,
+           "jungle_local_view_reference": local,
            "runs": {scen: {label: [{k: v for k, v in r.items() if k != "curve"} for r in rs]
                            for label, rs in by.items()} for scen, by in runs.items()},
            "settings": settings, "paper": PAPER, "readme_baselines": README}
@@ -159,6 +228,23 @@ def _markdown(res: dict) -> str:
         b = README[scen]
         cells = [_cell(row[label]) for label in VARIANTS]
         lines.append(f"| {scen} | {' | '.join(cells)} | {PAPER[scen]:.2f} | {b['scripted']:.3f} | {b['ppo']:.3f} |")
+    lines += ["", "Sampled actions (the same policies, actions drawn from the ensembled policy, seeded; "
+              "the paper's training curves are of sampled actions):", "",
+              "| scenario | Q-MARL-AC | Q-MARL-PG | Vanilla-PG |", "|---|---|---|---|"]
+    for scen, row in res["table"].items():
+        cells = [_cell({"iqm": row[label]["iqm_sampled"], "iqm_per_seed": row[label].get("iqm_sampled_per_seed")})
+                 for label in VARIANTS]
+        lines.append(f"| {scen} | {' | '.join(cells)} |")
+    if "jungle_local_view_reference" in res:
+        lines += ["", f"Jungle reference: a hand-written policy that sees only the 3x3 window "
+                  f"(`local_view_actions`) scores IQM {res['jungle_local_view_reference']:.3f}; the scripted "
+                  "heuristic reads the whole map."]
+    lines += ["", "Peak training batch mean (the best mean score of a batch of 20 games during training, over "
+              "all seeds; the paper's Fig. 6 figure is the peak of its 100-game batch means):", "",
+              "| scenario | Q-MARL-AC | Q-MARL-PG | Vanilla-PG | paper Q-MARL-AC |", "|---|---|---|---|---|"]
+    for scen, row in res["table"].items():
+        lines.append(f"| {scen} | " + " | ".join(f"{row[label]['best_batch_mean']:.3f}" for label in VARIANTS)
+                     + f" | {PAPER[scen]:.2f} |")
     lines += ["", "Generalisation of Q-MARL-AC (trained at N; [P] Table 1 doubles N):", "",
               "| scenario | N | 2N | 1k preset | 10k preset |", "|---|---|---|---|---|"]
     for scen, g in res["generalisation"].items():

@@ -235,3 +235,25 @@ def test_reproduction_run_scores_and_table_formatting():
     assert "generalisation" not in v
     assert reproduce._cell({"iqm": 0.25, "iqm_per_seed": [0.1, 0.4]}) == "0.250 (0.10, 0.40)"
     assert reproduce._cell({"iqm": 0.25, "iqm_per_seed": [0.25]}) == "0.250"
+    row = {label: {"iqm": 0.1, "iqm_per_seed": [0.1], "iqm_sampled": 0.2, "best_batch_mean": 0.3}
+           for label in reproduce.VARIANTS}
+    md = reproduce._markdown({"table": {"Jungle": row}, "generalisation": {"Jungle": r["generalisation"]},
+                              "ensembling": {"Jungle": r["ensembling"]}, "jungle_local_view_reference": 0.22,
+                              "settings": {"games_per_run": 20, "games_per_batch": 20, "seeds": [0], "quick": True}})
+    assert "| Jungle | 0.100 | 0.100 | 0.100 | 0.91 | 0.656 |" in md and "IQM 0.220" in md
+    assert "| Jungle | 0.300 | 0.300 | 0.300 | 0.91 |" in md        # the peak-batch table
+
+
+def test_local_view_actions_feed_approach_and_avoid():
+    from qmarl_agents.qmarl.reproduce import local_view_actions, local_view_reference
+
+    obs = np.zeros((4, 3, 3, 2), np.float32)
+    obs[:, 1, 1, 1] = 1                      # every agent counts itself
+    obs[0, 0, 1, 0] = 1                      # food right above: fed, stays
+    obs[1, 0, 0, 0] = 1                      # food up-left: up and left are both feeding cells
+    obs[1, 1, 0, 1] = 1                      # ... but an agent stands on the left one -> up
+    obs[2, :, :, 1] = 1                      # boxed in by agents, no food: stays
+    acts = local_view_actions(obs, np.array([True, True, True, False]), np.random.default_rng(0))
+    assert acts.tolist() == [4, 0, 4, 4]
+    with pytest.raises(ValueError, match="env_id"):
+        local_view_reference("qmarl/Battle-v0", episodes=1)
