@@ -368,6 +368,7 @@ class WindowTable:
             self.table = reuse.table
             self._written = reuse._written
             self._static_cells = reuse._static_cells
+            self._mark = reuse._mark
             reuse.table = None  # the old table is spent
         else:
             t = np.zeros((grid.size, self.channels), dtype=np.float32)
@@ -440,11 +441,18 @@ class WindowTable:
         if changed.size == 0:
             return
         g = self.grid
-        mark = np.zeros(g.size, dtype=bool)
-        mark[(changed[:, None] + g.offs9[None, :]).ravel()] = True
-        rows = np.flatnonzero(mark[flat])
+        mark = self._mark
+        if mark is None:
+            mark = self._mark = np.zeros(g.size, dtype=bool)
+        cells = (changed[:, None] + g.offs9[None, :]).ravel()
+        mark[cells] = True
+        rows = np.flatnonzero(mark.take(flat))
+        mark[cells] = False           # the buffer is all False between calls
         if rows.size:
             obs[rows] = self.gather(flat[rows])
+
+    _mark: np.ndarray | None = None
+    """``bool (size,)`` scratch map of :meth:`refresh`, all False between calls."""
 
     # one-step memory: a scenario's step() computes the next observations as a by-product and
     # observe() returns them if the state still has the same cells and live mask
@@ -749,16 +757,19 @@ def _coarse_step(grid: FlatGrid, flat: np.ndarray, cells: np.ndarray,
     # same actions as a breadth-first search stopped once every seeker's block is reached: a
     # block at distance d >= 1 always has a neighbour at d - 1, which the argmin below prefers to
     # any farther or unreached one (the random tie-break noise is < 1).
-    dist = kernels.manhattan_distances(has).astype(np.float64)
-    dist[dist < 0] = np.inf
-    padded = np.full((bh + 2, bw + 2), np.inf)
-    padded[1:-1, 1:-1] = dist
+    # Integer distances (``cells`` is not empty, so every block has one) in a block grid padded
+    # by a distance no path reaches; the random tie-break noise (< 1) never lifts a block above
+    # a nearer one, and a seeker whose 4 neighbours are all padding (a 1 x 1 block grid) stays.
+    far = np.int32(bh + bw + 4)
+    padded = np.full((bh + 2, bw + 2), far, dtype=np.int32)
+    padded[1:-1, 1:-1] = kernels.manhattan_distances(has)
+    bwp = bw + 2
+    centre = (br + 1) * bwp + (bc + 1)
     # neighbour blocks in action order up, down, left, right
-    nb = np.stack([padded[br, bc + 1], padded[br + 2, bc + 1], padded[br + 1, bc],
-                   padded[br + 1, bc + 2]], axis=1)
+    nb = padded.ravel().take(centre[:, None] + np.array([-bwp, bwp, -1, 1], dtype=np.int64))
     nb = nb + rng.random(nb.shape) * 0.5
     act = nb.argmin(axis=1).astype(np.int64)
-    act[~np.isfinite(nb.min(axis=1))] = STAY
+    act[nb.ravel().take(np.arange(act.size) * 4 + act) >= far] = STAY
     return act, ACTION_ROW[act], ACTION_COL[act]
 
 

@@ -74,6 +74,7 @@ ADVERSARIES = ("heuristic", None)
 """Allowed values of :attr:`DeceptionConfig.adversary`."""
 
 HOME, ADVERSARY = 0, 1
+_ONES25 = np.ones(25, dtype=np.float32)
 _WATCH_OFFSETS = np.stack(np.meshgrid(np.arange(-2, 3), np.arange(-2, 3), indexing="ij"), -1).reshape(-1, 2)
 
 
@@ -150,6 +151,11 @@ class _Static:
         self.target_pos = tgt[0].astype(np.int64) if len(tgt) else np.array([-1, -1])
         watch = (_WATCH_OFFSETS[:, 0] * grid.wp + _WATCH_OFFSETS[:, 1]).astype(np.int64)
         self.watch_cells = self.lm_flat[:, None] + watch[None, :]     # (K, 25) 5x5 around each landmark
+        # off-map cells of each landmark's 5x5 (they read -1 in the observation table's channels)
+        self.watch_off = (~grid.inside).take(self.watch_cells).sum(axis=1).astype(np.float32)
+        # the same cells as indices into the flattened (size, 4) table's home channel (column 2)
+        self.watch_table = self.watch_cells * 4 + 2
+        self.lm_row, self.lm_col = self.lm_pos[:, 0].copy(), self.lm_pos[:, 1].copy()
 
 
 class Deception(Scenario):
@@ -255,7 +261,7 @@ class Deception(Scenario):
         n = self.num_home
         st.table.set_bodies([flat[:n], flat[n:]])
         # the home channel of the table is the home count of every cell (see home_counts)
-        self._home_counts = (flat[:n], st.table.table[:, 2])
+        self._home_counts = (self.grid.positions(flat[:n]), st.table.table[:, 2])
         obs = st.table.gather(flat[:len(self.agent_ids)])
         if self.exposed_adversary:
             adv = obs[n, :, :, 1]
@@ -268,11 +274,11 @@ class Deception(Scenario):
         home agents have not moved since the last observation; else a fresh ``int64`` count)."""
         g = self.grid
         n = self.num_home
-        flat = g.flat(state.positions[:n])
         memo = self._home_counts
-        if memo is not None and memo[0].shape == flat.shape and np.array_equal(memo[0], flat):
+        home = state.positions[:n]
+        if memo is not None and memo[0].shape == home.shape and np.array_equal(memo[0], home):
             return memo[1]
-        return np.bincount(flat, minlength=g.size)
+        return np.bincount(g.flat(home), minlength=g.size)
 
     def observe(self, state):
         """``float32 (N, 3, 3, 4)``: landmark, target, home and adversary windows (module docstring)."""
@@ -326,10 +332,17 @@ def _adversary_action(scenario: Deception, state: GridState, rng: np.random.Gene
     if st.lm_flat.size == 0:
         return common.STAY
     home = scenario.home_counts(state)
-    # padding cells of the table read -1 (off the map): clip; float32 sums of counts are exact
-    watched = np.maximum(home.take(st.watch_cells), 0).sum(axis=1).astype(np.int64)
+    if home.dtype == np.float32:
+        # (K, 25) home counts from the observation table's home channel (column 2 of its
+        # contiguous (size, 4) base, so take() copies nothing)
+        seen = home.base.reshape(-1).take(st.watch_table)
+        # the table's padding cells read -1 (off the map), hence + watch_off; a BLAS row sum of
+        # small integers in float32 is exact
+        watched = (seen @ _ONES25 + st.watch_off).astype(np.int64)
+    else:
+        watched = home.take(st.watch_cells).sum(axis=1)
     me = state.positions[n].astype(np.int64)
-    dist = np.abs(st.lm_pos - me).sum(axis=1)
+    dist = np.abs(st.lm_row - me[0]) + np.abs(st.lm_col - me[1])
     # most watched, then the one it stands on / the nearest, then random
     key = watched * 4 * (g.shape[0] + g.shape[1] + 2) - dist * 2 + rng.random(dist.size)
     best = int(np.argmax(key))
