@@ -153,6 +153,25 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+def mean_curve(curves: list[list[float]]) -> list[float]:
+    """Per-batch mean of several runs' learning curves, over the batches every run has.
+
+    Runs of one configuration train for the same agent-step budget, so a run whose agents die
+    early (Battle, Jungle) plays more games and logs more batches; the mean is taken over the
+    common prefix (the shortest run's length).
+
+    Args:
+        curves: one ``float`` list per run (mean score of each batch, in order).
+
+    Returns:
+        ``float`` list of length ``min(len(c) for c in curves)`` (empty if ``curves`` is).
+    """
+    if not curves:
+        return []
+    k = min(len(c) for c in curves)
+    return np.mean(np.asarray([c[:k] for c in curves], dtype=np.float64), axis=0).tolist() if k else []
+
+
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict[str, Any]:
     """Run the experiments and write the results (see the module docstring).
 
@@ -186,9 +205,10 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict[str, Any]:
             for s in seeds:
                 r = _train_and_score(env_id, double, variant, s, games, (full, small, big), quick)
                 runs[scen][label].append({"seed": s, **r})
+                atomic_write_json(out / "runs_partial.json", runs)   # kept if a later run fails
                 if progress:
                     print(f"{scen} {label} seed {s}: IQM {r['iqm']:.3f} ({r['train_s']} s)", flush=True)
-    curves = {scen: {label: np.mean([r["curve"] for r in rs], axis=0).tolist() for label, rs in by.items()}
+    curves = {scen: {label: mean_curve([r["curve"] for r in rs]) for label, rs in by.items()}
               for scen, by in runs.items()}
     table = {scen: {label: {"iqm": _mean([r["iqm"] for r in rs]), "iqm_per_seed": [r["iqm"] for r in rs],
                             "iqm_sampled": _mean([r["iqm_sampled"] for r in rs]),

@@ -257,3 +257,12 @@ def test_local_view_actions_feed_approach_and_avoid():
     assert acts.tolist() == [4, 0, 4, 4]
     with pytest.raises(ValueError, match="env_id"):
         local_view_reference("qmarl/Battle-v0", episodes=1)
+
+
+def test_mean_curve_averages_runs_of_different_lengths_over_their_common_batches():
+    from qmarl_agents.qmarl.reproduce import mean_curve
+
+    assert mean_curve([[0.0, 1.0, 2.0], [2.0, 3.0]]) == [1.0, 2.0]
+    assert mean_curve([[0.5, -0.5]]) == [0.5, -0.5]
+    assert mean_curve([]) == []
+    assert mean_curve([[1.0], []]) == []
