@@ -29,6 +29,11 @@ BUDGETS = {"ppo": 200_000, "a2c": 200_000, "dqn": 100_000, "qmarl": 100_000, "qu
            "qbm": 4_000}
 """Training budget in agent-steps per agent (others: :data:`DEFAULT_BUDGET`). QBM's simulated
 annealing runs at about 20 agent-steps/s on a loaded 2-core machine, hence its tiny budget."""
+EPISODES = {"qmarl": 3000}
+"""Agents budgeted in episodes (games) instead of agent-steps: Q-MARL trains 3,000 games in batches
+of 20 (:data:`CONFIGS`), as ``qmarl reproduce qmarl`` does, on each of its maps."""
+CONFIGS = {"qmarl": {"games_per_batch": 20, "n_envs": 20}}
+"""Hyperparameter overrides per agent (others: the agent's config defaults)."""
 AGENT_ENVS = {"qbm": ENVS[:2], "quantum-train": ENVS[:3], "qmarl": ENVS[2:]}
 """Envs per agent where it is not every env of :data:`ENVS` (QBM: the ball-collection maps of its paper;
 Q-MARL: the maps of its paper)."""
@@ -61,10 +66,13 @@ def seed_board(board: Path, *, only: list[str] | None = None, envs: tuple[str, .
                     sub = build_submission(res, name=name, author=AUTHOR)
                     path = add_submission(sub, board=board, name=name, replace=True)
                 else:
-                    steps = int(BUDGETS.get(agent, DEFAULT_BUDGET) * budget_scale)
                     out = runs / f"{env_id.split('/')[-1]}-{agent}"
-                    train(agent, env_id, agent_steps=steps, seed=0, out=out, overwrite=True, progress=False,
-                          tensorboard=False)
+                    if agent in EPISODES:
+                        budget = {"episodes": max(1, int(EPISODES[agent] * budget_scale))}
+                    else:
+                        budget = {"agent_steps": int(BUDGETS.get(agent, DEFAULT_BUDGET) * budget_scale)}
+                    train(agent, env_id, **budget, seed=0, out=out, overwrite=True, progress=False,
+                          tensorboard=False, config=CONFIGS.get(agent))
                     path = add_run(out, board=board, name=name, author=AUTHOR, replace=True)
             except ValueError as e:
                 print(f"skip {agent} on {env_id}: {e}", file=sys.stderr)
