@@ -30,45 +30,55 @@ README = {"Jungle": {"scripted": 0.656, "ppo": 0.025, "random": -0.268},
           "Deception": {"scripted": -0.69, "ppo": -1.00, "random": -1.00}}
 """IQM scores of the README's results table (benchmarks/results/baselines.json)."""
 SCENARIOS = {"Jungle": ("qmarl/Jungle-v0", {"num_agents": 8}),
-             "Battle": ("qmarl/Battle-v0", {"num_agents": 14}),
+             "Battle": ("qmarl/Battle-v0", {"num_agents": 28}),        # bodies, both teams: 7 v 7 -> 14 v 14
              "Deception": ("qmarl/Deception-v0", {"num_agents": 2})}
 VARIANTS = {"Q-MARL-AC": "ac", "Q-MARL-PG": "pg", "Vanilla-PG": "vanilla"}
 
 
-_MOVES = np.array([[-1, 0], [1, 0], [0, -1], [0, 1]])   # actions 0 up, 1 down, 2 left, 3 right
+_MOVES = np.array([[-1, 0], [1, 0], [0, -1], [0, 1], [0, 0]])   # actions 0 up, 1 down, 2 left, 3 right, 4 stay
 
 
 def local_view_actions(obs: np.ndarray, alive: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A hand-written Jungle policy that sees only what Q-MARL sees: the 3x3 window.
+    """A hand-written Jungle policy that sees only what Q-MARL sees: the 3x3 window, no memory.
 
-    A reference for what the window allows, not from the paper. An agent with food 4-adjacent stays;
-    otherwise it moves to a free (no food, no agent, on the map) neighbour cell next to a visible
-    food, at random among those, else to any free neighbour at random (it stays if there is
-    none). Vectorised over agents.
+    A reference for what the window allows, not from the paper. Each of the 5 actions is scored by
+    the cell it leads to (the agent's own cell when the move is blocked by the map edge or food):
+    ``+10`` if a visible food is 4-adjacent to that cell (it feeds), ``-12`` per other visible agent
+    on it or 4-adjacent to it (crowding), ``+6`` for staying on a feeding cell, ``-0.2`` for
+    staying elsewhere, ``-0.5`` for a blocked move, plus uniform noise in ``[0, 0.5)``; the best
+    score is taken. Cells outside the window count as empty. Vectorised over agents (the loops run
+    over the 5 actions and 5 cells only). Its weights were set by a small sweep on Jungle-v0
+    (crowding weights 1-20 and the stay bonus change its IQM by under 0.01 once the crowding weight
+    is at most 12; pushing agents away from the map edge lowers it).
 
     Args:
         obs: ``float32 (N, 3, 3, 2)`` Jungle observations (food, agent count; -1 off the map).
         alive: ``bool (N,)``.
-        rng: generator for the random choices.
+        rng: generator for the tie-breaking noise.
 
     Returns:
         ``int64 (N,)`` actions; dead agents stay (4).
     """
-    food, count = obs[..., 0], obs[..., 1]
-    fed = (food[:, [0, 2, 1, 1], [1, 1, 0, 2]] == 1).any(axis=1)
-    tr, tc = 1 + _MOVES[:, 0], 1 + _MOVES[:, 1]                       # target cells of the 4 moves
-    free = (food[:, tr, tc] == 0) & (count[:, tr, tc] == 0)            # (N, 4)
-    feeds = np.zeros_like(free)
-    for m in range(4):                                                  # 4 moves x 4 neighbours
-        for dr, dc in _MOVES:
-            r, c = tr[m] + dr, tc[m] + dc
-            if 0 <= r < 3 and 0 <= c < 3:
-                feeds[:, m] |= food[:, r, c] == 1
-    good = free & feeds
-    pick = np.where(good.any(axis=1)[:, None], good, free)
-    noise = rng.random(pick.shape)
-    act = np.where(pick.any(axis=1), np.argmax(np.where(pick, noise, -1.0), axis=1), 4)
-    return np.where(alive & ~fed, act, 4).astype(np.int64)
+    n = obs.shape[0]
+    food = np.zeros((n, 5, 5))
+    others = np.zeros((n, 5, 5))
+    off = np.zeros((n, 5, 5), dtype=bool)
+    food[:, 1:4, 1:4] = obs[..., 0] == 1
+    others[:, 1:4, 1:4] = np.maximum(obs[..., 1], 0)
+    off[:, 1:4, 1:4] = obs[..., 0] < 0
+    others[:, 2, 2] -= 1                                                # the observer itself
+    rows = np.arange(n)
+    score = np.empty((n, 5))
+    for m, (dr, dc) in enumerate(_MOVES):
+        blocked = off[:, 2 + dr, 2 + dc] | (food[:, 2 + dr, 2 + dc] == 1)
+        r = np.where(blocked, 2, 2 + dr)
+        c = np.where(blocked, 2, 2 + dc)
+        feeds = sum(food[rows, r + a, c + b] for a, b in _MOVES[:4]) > 0
+        crowd = sum(others[rows, r + a, c + b] for a, b in _MOVES)
+        stay = m == 4
+        score[:, m] = (10.0 * feeds - 12.0 * crowd + (6.0 * feeds - 0.2 * ~feeds) * stay
+                       - 0.5 * (blocked & (not stay)) + rng.random(n) * 0.5)
+    return np.where(alive, score.argmax(axis=1), 4).astype(np.int64)
 
 
 def local_view_reference(env_id: str = "qmarl/Jungle-v0", episodes: int = 200, seed: int = 0) -> float:

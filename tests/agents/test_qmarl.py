@@ -252,9 +252,15 @@ def test_local_view_actions_feed_approach_and_avoid():
     obs[0, 0, 1, 0] = 1                      # food right above: fed, stays
     obs[1, 0, 0, 0] = 1                      # food up-left: up and left are both feeding cells
     obs[1, 1, 0, 1] = 1                      # ... but an agent stands on the left one -> up
-    obs[2, :, :, 1] = 1                      # boxed in by agents, no food: stays
-    acts = local_view_actions(obs, np.array([True, True, True, False]), np.random.default_rng(0))
-    assert acts.tolist() == [4, 0, 4, 4]
+    obs[2, 1, 0, 1] = 1                      # an agent on the left, no food: steps away from it
+    alive = np.array([True, True, True, False])
+    for seed in range(5):
+        acts = local_view_actions(obs, alive, np.random.default_rng(seed))
+        assert acts[[0, 1, 3]].tolist() == [4, 0, 4] and acts[2] in (0, 1, 3)
+    obs[3, 1, 2, 0] = -1                     # the map edge on the right blocks that move
+    obs[3, 0:3, 2, :] = -1
+    acts = local_view_actions(obs, np.ones(4, bool), np.random.default_rng(0))
+    assert acts[3] in (0, 1, 2)
     with pytest.raises(ValueError, match="env_id"):
         local_view_reference("qmarl/Battle-v0", episodes=1)
 
@@ -266,3 +272,13 @@ def test_mean_curve_averages_runs_of_different_lengths_over_their_common_batches
     assert mean_curve([[0.5, -0.5]]) == [0.5, -0.5]
     assert mean_curve([]) == []
     assert mean_curve([[1.0], []]) == []
+
+
+def test_generalisation_configs_double_the_learning_agents():
+    import qmarl_envs
+    from qmarl_agents.qmarl.reproduce import SCENARIOS
+
+    for scen, (env_id, double) in SCENARIOS.items():
+        n = len(qmarl_envs.make(env_id).unwrapped.possible_agents)
+        n2 = len(qmarl_envs.make(env_id, **double).unwrapped.possible_agents)
+        assert n2 == 2 * n, scen
