@@ -7,6 +7,7 @@ function; heavy imports (torch, SB3) happen inside the handlers, so ``qmarl list
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -72,5 +73,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _exit_rank(code: int) -> None:
+    """End a torchrun rank (``WORLD_SIZE`` > 1) without interpreter finalisation.
+
+    Every rank has left its gloo group (``distributed.teardown``) and rank 0 has written its files
+    (atomically) when the command returns, but gloo's worker threads can still abort the process
+    while Python finalises ("terminate called without an active exception", exit -6; PyTorch's
+    c10d discussion of AsyncWork objects destroyed at interpreter teardown), which fails the whole
+    torchrun job now and then. Flushing and ``os._exit`` skips that phase.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    code = main()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        _exit_rank(code)
+    sys.exit(code)
