@@ -340,15 +340,18 @@ def sample_free_cells(rng: np.random.Generator, free: np.ndarray, n: int) -> np.
     return sample_cells_except(rng, free.shape, n, exclude)
 
 
-def nth_free(k: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+def nth_free(k: np.ndarray, exclude: np.ndarray, count: int | None = None) -> np.ndarray:
     """Flat index of the ``k``-th cell (0-based, row-major) that is not in ``exclude``.
 
     ``np.flatnonzero(free)[k]`` without scanning the map: with ``E`` the sorted exclusions, the
-    answer is ``k + #{i : E[i] - i <= k}`` (one binary search per entry of ``k``).
+    answer is ``k + #{i : E[i] - i <= k}``. For many ranks and few exclusions that count is read
+    from a table over the ranks (one ``np.repeat`` of the exclusion indices, about 0.2 ns a rank
+    against about 20 ns a binary search); otherwise it is one binary search per entry of ``k``.
 
     Args:
         k: integer ``(K,)`` ranks among the free cells.
         exclude: ``int64 (M,)`` sorted, distinct flat cells that are not free.
+        count: the number of free cells (every ``k`` is below it), if known; enables the table.
 
     Returns:
         ``int64 (K,)`` flat cells.
@@ -357,6 +360,11 @@ def nth_free(k: np.ndarray, exclude: np.ndarray) -> np.ndarray:
     if exclude.size == 0:
         return k
     shifted = exclude - np.arange(exclude.size, dtype=np.int64)
+    if count is not None and count + 45 * exclude.size < 100 * k.size:
+        # table[j] = #{i : shifted[i] <= j} for every rank j < count
+        lengths = np.diff(shifted, prepend=0, append=int(count))
+        dtype = np.int16 if exclude.size < 2**15 else np.int64
+        return k + np.repeat(np.arange(exclude.size + 1, dtype=dtype), lengths)[k]
     # binary search with sorted keys (several times faster than with random ones), then unsort
     order = np.argsort(k)
     ks = k[order]
@@ -379,7 +387,7 @@ def sample_flat_except(rng: np.random.Generator, size: int, n: int,
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     pick = rng.choice(count, size=n, replace=False)
-    return pick if exclude is None else nth_free(pick, exclude)
+    return pick if exclude is None else nth_free(pick, exclude, count)
 
 
 def sample_cells_except(rng: np.random.Generator, shape: tuple[int, int], n: int,
@@ -388,8 +396,9 @@ def sample_cells_except(rng: np.random.Generator, shape: tuple[int, int], n: int
 
     The draws equal ``rng.choice(free_cells, n, replace=False)`` over the row-major list of the
     other cells (NumPy draws the same indices from ``rng.choice(count, ...)`` as from an array of
-    that length), but the map is never scanned: the drawn ranks are mapped to cells by
-    :func:`nth_free`, so a reset costs O(n log M), not O(H W).
+    that length), but the free cells are never listed: the drawn ranks are mapped to cells by
+    :func:`nth_free` (binary searches among the ``M`` exclusions, or, for many ranks and few
+    exclusions, one table over the ranks built by ``np.repeat``).
 
     Args:
         rng: the env's generator.

@@ -124,9 +124,10 @@ def spaced_cells(rng: np.random.Generator, free: np.ndarray, n: int, spacing: in
     algorithm): after the first round only the redrawn cells are checked (they lie outside every
     kept cell's diamond, so a conflict can only be between two redrawn cells, and kept cells stay
     kept); a conflict is looked up from one side only (half of the diamond's offsets, the later
-    cell of a pair is redrawn); the exclusion map is grown, and the sorted list of allowed cells
-    trimmed, by the newly kept cells only; the first draw maps ranks to cells without scanning the
-    map (:func:`kernels.sample_cells_except`).
+    cell of a pair is redrawn); the exclusion map is grown by the newly kept cells only; a redraw picks
+    ranks among the allowed cells and maps them to cells through per-chunk counts of the map
+    (:class:`_OpenCells`) instead of listing the allowed cells; the first draw maps ranks to cells
+    without scanning the map (:func:`kernels.sample_cells_except`).
 
     Args:
         rng: the env's generator.
@@ -155,12 +156,14 @@ def spaced_cells(rng: np.random.Generator, free: np.ndarray, n: int, spacing: in
         occupied = np.zeros(g.size, dtype=bool)
         owner = np.zeros(g.size, dtype=np.int32)
         mark = np.zeros(n, dtype=bool)
+        # the exclusion map, padded with blocked cells to whole 64-cell chunks (see _OpenCells)
+        buf = np.ones(-(-g.size // 64) * 64, dtype=bool)
+        blocked = buf[:g.size]
         for _ in range(restarts):
             cells = kernels.sample_flat_except(rng, h * w, n, exclude)
             cells += (cells // w) * (2 * g.pad) + g.pad * (g.wp + 1)     # row-major -> padded
             idx = np.arange(n, dtype=np.int32)          # cells that may conflict (all at first)
-            blocked = ~free_p
-            allowed = None
+            np.logical_not(free_p, out=blocked)
             for _ in range(rounds):
                 sub = cells[idx]
                 # pairs closer than s, each seen once (offset d or -d); the later one is redrawn
@@ -179,13 +182,76 @@ def spaced_cells(rng: np.random.Generator, free: np.ndarray, n: int, spacing: in
                     _block_diamonds(g, blocked, kept, s - 1)
                 else:
                     blocked[(offs0[:, None] + kept[None, :]).ravel()] = True
-                # the sorted free cells outside every kept diamond (trimmed, once it exists)
-                allowed = np.flatnonzero(~blocked) if allowed is None else allowed[~blocked.take(allowed)]
                 idx = idx[bad]
-                if allowed.size < idx.size:
+                # the free cells outside every kept diamond, ranked in flat order (the draw is
+                # rng.choice(np.flatnonzero(~blocked), ...), without listing those cells)
+                allowed = _OpenCells(buf)
+                if allowed.count < idx.size:
                     break
-                cells[idx] = rng.choice(allowed, size=idx.size, replace=False)
+                cells[idx] = allowed.select(rng.choice(allowed.count, size=idx.size, replace=False))
     return kernels.sample_cells_except(rng, (h, w), n, exclude), 1
+
+
+_ONES = np.uint64(0x0101010101010101)
+_HIGH = np.uint64(0x8080808080808080)
+_GATHER_BITS = np.uint64(0x0102040810204080)
+"""``(w * _GATHER_BITS) >> 56`` packs the 8 bytes (0 or 1 each) of ``w`` into the bits of a byte."""
+_U56 = np.uint64(56)
+
+
+def _select_table() -> np.ndarray:
+    """``int64 (256, 8)``: ``[m, r]`` is the position of the ``r``-th set bit (0-based) of ``m``."""
+    table = np.zeros((256, 8), dtype=np.int64)
+    for m in range(256):
+        bits = [i for i in range(8) if m >> i & 1]
+        table[m, :len(bits)] = bits
+    return table
+
+
+_SELECT = _select_table()
+
+
+class _OpenCells:
+    """The cells of a boolean map that are False (open), ranked in flat order, without listing them.
+
+    ``_OpenCells(buf).select(k)`` equals ``np.flatnonzero(~buf)[k]``, for the cost of one pass
+    over ``buf`` as 64-bit words (a popcount per 8 cells, a prefix sum per 64 cells) instead of
+    writing out every open cell. Bytes of a bool array are 0 or 1, so a word's popcount is its
+    count of True cells, and byte sums of a word are taken by multiplying with ``0x0101...01``.
+
+    Args:
+        buf: ``bool (M,)``, ``M`` a multiple of 64, C-contiguous: True for blocked cells.
+
+    Attributes:
+        count: number of open cells.
+    """
+
+    def __init__(self, buf: np.ndarray):
+        self.open = buf.view(np.uint64) ^ _ONES                 # (M/8,): 1-bytes on open cells
+        self.packed = np.bitwise_count(self.open).view(np.uint64)   # (M/64,): byte j = open cells of word j
+        self.per_chunk = (self.packed * _ONES) >> _U56            # (M/64,) open cells per 64 cells
+        self.cum = np.cumsum(self.per_chunk.view(np.int64))
+        self.count = int(self.cum[-1]) if self.cum.size else 0
+
+    def select(self, ranks: np.ndarray) -> np.ndarray:
+        """``int64 (K,)`` flat cells of the open cells of rank ``ranks`` (``int (K,)``, each in
+        ``[0, count)``)."""
+        ranks = np.asarray(ranks, dtype=np.int64)
+        if ranks.size * 8 > self.cum.size:
+            # many ranks: a chunk per rank (NumPy's searchsorted costs ~50 ns per unsorted key)
+            chunk = np.repeat(np.arange(self.cum.size, dtype=np.int64),
+                              self.per_chunk.view(np.int64))[ranks]
+        else:
+            chunk = np.searchsorted(self.cum, ranks, side="right")
+        r = ranks - self.cum[chunk] + self.per_chunk.view(np.int64)[chunk]   # rank in the chunk
+        prefix = self.packed[chunk] * _ONES          # byte j: open cells in the chunk's words 0..j
+        # word j of the chunk holds it when prefix_j > r >= prefix_(j-1): count the bytes <= r
+        over = ((prefix | _HIGH) - (r + 1).view(np.uint64) * _ONES) & _HIGH
+        j = 8 - np.bitwise_count(over).astype(np.int64)
+        before = ((prefix << np.uint64(8)) >> (8 * j).view(np.uint64)) & np.uint64(0xFF)
+        word = chunk * 8 + j
+        bits = (self.open[word] * _GATHER_BITS) >> _U56
+        return word * 8 + _SELECT[bits.view(np.int64), r - before.view(np.int64)]
 
 
 def _block_diamonds(g: "FlatGrid", blocked: np.ndarray, cells: np.ndarray, r: int) -> None:

@@ -124,3 +124,15 @@ def test_nth_free_skips_the_excluded_cells():
     k = np.array([4, 0, 7, 1, 3])
     assert np.array_equal(kernels.nth_free(k, exclude), free[k])
     assert np.array_equal(kernels.nth_free(k, exclude[:0]), k)
+    assert np.array_equal(kernels.nth_free(k, exclude, count=free.size), free[k])
+
+
+@pytest.mark.parametrize("size,m,k", [(1000, 10, 900), (1000, 500, 400), (50_000, 40_000, 9_000),
+                                      (300, 1, 299), (300, 299, 1)])
+def test_nth_free_table_and_binary_search_agree(size, m, k):
+    rng = np.random.default_rng(size + m)
+    exclude = np.sort(rng.choice(size, m, replace=False)).astype(np.int64)
+    free = np.setdiff1d(np.arange(size), exclude)
+    ranks = rng.choice(free.size, k, replace=False)
+    for count in (None, free.size):
+        assert np.array_equal(kernels.nth_free(ranks, exclude, count), free[ranks])
