@@ -110,6 +110,37 @@ def held_terminal_rewards(rewards: np.ndarray, terminated: np.ndarray, max_cycle
     return out
 
 
+def lambda_returns(rewards: torch.Tensor, values: torch.Tensor, end: torch.Tensor, gamma: float,
+                   lam: float) -> torch.Tensor:
+    """TD(λ) targets per agent and step: ``G_t = r_t + γ [(1-λ) V_{t+1} + λ G_{t+1}]``, cut at ``end``.
+
+    ``lam = 0`` gives the one-step target ``r_t + γ V_{t+1}`` of [P] Algorithm 1 (the TD error of the
+    critic); ``lam = 1`` the Monte-Carlo return. Not in [P]; Sutton & Barto §12.1 (λ-return), the
+    form GAE (Schulman et al. 2016) uses for advantages. Vectorised over agents, a loop over steps.
+
+    Args:
+        rewards: ``float32 (T, R)`` reward of each row (agent slot) at each step.
+        values: ``float32 (T, R)`` critic value ``V(s_t)`` of each row (ignored where ``end``).
+        end: ``bool (T, R)`` True on the step a row's episode ends (terminated or truncated).
+        gamma: discount factor in ``[0, 1]``.
+        lam: λ in ``[0, 1]``.
+
+    Returns:
+        ``float32 (T, R)`` targets (no gradient flows through ``values``).
+    """
+    t_len = rewards.shape[0]
+    out = torch.empty_like(rewards)
+    acc = torch.zeros_like(rewards[0])
+    nxt_v = torch.zeros_like(rewards[0])
+    with torch.no_grad():
+        for t in range(t_len - 1, -1, -1):
+            keep = (~end[t]).to(rewards.dtype)
+            acc = rewards[t] + gamma * keep * ((1.0 - lam) * nxt_v + lam * acc)
+            out[t] = acc
+            nxt_v = values[t]
+    return out
+
+
 def _arrays_of(module: torch.nn.Module, prefix: str) -> dict[str, np.ndarray]:
     return {f"{prefix}{k}": v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
 
@@ -416,10 +447,8 @@ class QMARLAgent(Agent, QMARLPolicy):
                 v_vert = torch.zeros(t_len * r).index_add_(0, node_of_row, v_sub.detach())
                 cnt = torch.zeros(t_len * r).index_add_(0, node_of_row, torch.ones_like(v_sub))
                 v_vert = v_vert / cnt.clamp_min(1)
-                nxt = torch.zeros(t_len * r)
-                nxt[: (t_len - 1) * r] = v_vert[r:]
-                nxt = torch.where(torch.from_numpy(end.reshape(-1)), torch.zeros_like(nxt), nxt)
-                target = rew_v + cfg.gamma * nxt[node_of_row]
+                target = lambda_returns(torch.from_numpy(rew.astype(np.float32)), v_vert.view(t_len, r),
+                                        torch.from_numpy(end), cfg.gamma, cfg.gae_lambda).reshape(-1)[node_of_row]
                 delta = target - v_sub.detach()
             q_a = q.gather(1, a_t[:, None])[:, 0]
             critic = ((q_a - target) ** 2).mean()

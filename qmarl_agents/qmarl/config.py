@@ -42,6 +42,9 @@ class QMARLConfig:
     whose gradients are summed before the single Adam step (bounds memory at 10,000 agents)."""
     gamma: float = 0.99
     """Discount factor ([P] silent; [C] 0.99)."""
+    gae_lambda: float = 0.0
+    """λ of the critic's TD(λ) target and the actor's advantage (Q-MARL-AC only;
+    :func:`~qmarl_agents.qmarl.agent.lambda_returns`). 0 is [P] Algorithm 1's one-step TD target."""
     value_coef: float = 0.5
     """Weight of the critic's squared TD error in the loss (Q-MARL-AC only)."""
     entropy_coef: float = 0.01
@@ -67,10 +70,12 @@ class QMARLConfig:
             low = 0 if name == "depth" else 1
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ValueError(f"{name}: expected an int >= {low}, got {v!r}")
-        for name in ("lr", "lr_decay", "gamma", "value_coef", "entropy_coef", "max_grad_norm"):
+        for name in ("lr", "lr_decay", "gamma", "gae_lambda", "value_coef", "entropy_coef", "max_grad_norm"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise ValueError(f"{name}: expected a non-negative number, got {v!r}")
+        if self.gae_lambda > 1:
+            raise ValueError(f"gae_lambda: expected a number in [0, 1], got {self.gae_lambda!r}")
         if not 0 < self.lr_decay <= 1 or not 0 <= self.gamma <= 1 or self.lr <= 0:
             raise ValueError("lr must be > 0, lr_decay in (0, 1] and gamma in [0, 1]; got "
                              f"lr={self.lr}, lr_decay={self.lr_decay}, gamma={self.gamma}")

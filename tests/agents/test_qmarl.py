@@ -10,7 +10,7 @@ import torch
 import qmarl_envs
 from qmarl_agents import load_policy, make_agent
 from qmarl_agents.cli import main
-from qmarl_agents.qmarl.agent import counterfactual_baseline, ensemble_probs, held_terminal_rewards
+from qmarl_agents.qmarl.agent import counterfactual_baseline, ensemble_probs, held_terminal_rewards, lambda_returns
 from qmarl_agents.qmarl.graph import ego_subgraphs, offset_edges
 from qmarl_agents.qmarl.network import MessagePassingNet, rbf_expand
 from qmarl_agents.registry import load_agent
@@ -104,6 +104,24 @@ def test_counterfactual_baseline_formula():
     v = counterfactual_baseline(p, q)
     for i in range(6):
         assert abs(float(v[i]) - sum(float(p[i, a] * q[i, a]) for a in range(5))) < 1e-6
+
+
+def test_lambda_returns_span_one_step_td_to_monte_carlo():
+    gen = torch.Generator().manual_seed(3)
+    rew = torch.randn(5, 3, generator=gen)
+    val = torch.randn(5, 3, generator=gen)
+    end = torch.zeros(5, 3, dtype=torch.bool)
+    end[2, 1] = end[4, :] = True                    # row 1 ends at t=2 (and its slot then idles)
+    g0 = lambda_returns(rew, val, end, 0.9, 0.0)
+    nxt = torch.cat([val[1:], torch.zeros(1, 3)]) * (~end)
+    assert torch.allclose(g0, rew + 0.9 * nxt)       # [P]'s one-step target
+    g1 = lambda_returns(rew, val, end, 0.9, 1.0)
+    assert abs(float(g1[0, 1]) - float(rew[0, 1] + 0.9 * rew[1, 1] + 0.81 * rew[2, 1])) < 1e-6
+    assert abs(float(g1[0, 0]) - sum(0.9 ** k * float(rew[k, 0]) for k in range(5))) < 1e-5
+    gh = lambda_returns(rew, val, end, 0.9, 0.5)
+    assert abs(float(gh[3, 0]) - float(rew[3, 0] + 0.9 * (0.5 * val[4, 0] + 0.5 * gh[4, 0]))) < 1e-6
+    with pytest.raises(ValueError, match="gae_lambda"):
+        make_agent("qmarl", env_id=JUNGLE, gae_lambda=1.5)
 
 
 @pytest.mark.parametrize("gamma", [1.0, 0.9])
