@@ -307,11 +307,14 @@ class GridParallelEnv(ParallelEnv):
         obs = self.reset_arrays(seed)
         self.agents = agents = list(self.possible_agents)
         pos = self.scenario.positions(self._state)
-        infos = self._templates(agents)[2].copy()
-        infos.update(zip(agents, [{"position": p} for p in list(pos)]))
+        empty = self._templates(agents)[2]
+        infos = empty.copy()
+        infos.update(zip(agents, [{"position": p} for p in pos]))
+        observations = empty.copy()
+        observations.update(zip(agents, obs))
         if self.render_mode == "human":
             self.render()
-        return dict(zip(agents, obs)), infos
+        return observations, infos
 
     def _actions_from_dict(self, actions: Mapping) -> np.ndarray:
         if not isinstance(actions, Mapping):
@@ -336,7 +339,8 @@ class GridParallelEnv(ParallelEnv):
         kinds = set(map(type, values))
         try:
             if kinds == {int}:          # the common case: plain ints (no bool: bool is its own type)
-                arr = np.fromiter(values, dtype=np.int64, count=len(values))
+                # bytes() converts in C and raises ValueError outside [0, 256) (then: slow path)
+                arr = np.frombuffer(bytes(values), dtype=np.uint8)
             else:
                 arr = np.asarray(values)
             fast = (arr.shape == (len(keys),) and arr.dtype.kind in "iu"
@@ -373,8 +377,9 @@ class GridParallelEnv(ParallelEnv):
         if not everyone:  # rows of the agents that acted (the arrays cover possible_agents)
             obs, rew, term, trunc, pos = obs[live_idx], rew[live_idx], term[live_idx], trunc[live_idx], pos[live_idx]
         no, zero, empty = self._templates(agents)
-        observations = dict(zip(agents, obs))
-        rewards = zero.copy()          # copying a ready dict is ~15x faster than building one
+        observations = empty.copy()    # filling a copy of a ready dict beats building one
+        observations.update(zip(agents, obs))
+        rewards = zero.copy()
         # entries that differ from +0.0 (-0.0 included, so the values are exactly rew.tolist()'s)
         hit = np.flatnonzero(rew.view(np.uint32) if rew.dtype == np.float32 and rew.flags.c_contiguous
                              else (rew != 0) | np.signbit(rew))
@@ -387,8 +392,7 @@ class GridParallelEnv(ParallelEnv):
             if hit.size:
                 out.update(dict.fromkeys(map(agents.__getitem__, hit.tolist()), True))
         infos = empty.copy()
-        infos.update(zip(agents, [{"position": p} for p in list(pos)]))
-        self._attach_episode_info(infos, agents, live_idx, term | trunc)
+        infos.update(zip(agents, self._agent_infos(pos, live_idx, term | trunc)))
         keep = self._live[live_idx]
         if keep.all():
             self._agents = agents
@@ -430,35 +434,48 @@ class GridParallelEnv(ParallelEnv):
             kept.append(d)
         self._dict_templates = (list(self._agents), *kept)
 
-    def _attach_episode_info(self, infos: dict, agents: list[str], idx: np.ndarray,
-                             ended: np.ndarray) -> None:
-        """Add ``infos[agent]["episode"]`` for every agent whose episode ended on this step.
+    def _agent_infos(self, pos: np.ndarray, idx: np.ndarray, ended: np.ndarray) -> list[dict]:
+        """The step's per-agent info dicts, one new dict per agent that acted.
 
-        Each such agent gets its own ``return`` (float, undiscounted) and ``length`` (steps it
-        played), as Gymnasium's ``RecordEpisodeStatistics``; on the step that ends the episode,
-        the team ``score`` (and ``win`` where defined) is added for the agents of that step.
+        Every dict has ``"position"`` (a row of ``pos``); every agent whose episode ended on this
+        step also gets its own ``"episode"`` dict: its ``return`` (float, undiscounted) and
+        ``length`` (steps it played), as Gymnasium's ``RecordEpisodeStatistics``; on the step that
+        ends the episode, the team ``score`` (and ``win`` where defined) follow, per agent where
+        the summary has one value per agent.
 
         Args:
-            infos: the step's infos, keyed by the agents that acted.
-            agents: ids of the agents that acted, in row order of ``idx`` and ``ended``.
-            idx: ``int64 (len(agents),)`` rows of those agents in ``possible_agents``.
-            ended: ``bool (len(agents),)`` terminated or truncated on this step.
+            pos: ``int32 (K, 2)`` cells of the agents that acted, in ``env.agents`` order.
+            idx: ``int64 (K,)`` rows of those agents in ``possible_agents``.
+            ended: ``bool (K,)`` terminated or truncated on this step.
+
+        Returns:
+            ``K`` dicts, in the order of ``pos``.
         """
         rows = np.flatnonzero(ended)
         if rows.size == 0:
-            return
+            return [{"position": p} for p in pos]
         length = int(self._state.step)
         returns = self._returns[idx[rows]].tolist()
         s = self._last_summary
         team = {} if s is None else {key: s[key] for key in ("score", "win") if key in s}
-        per_agent = {key: v[idx[rows]].tolist() for key, v in team.items() if isinstance(v, np.ndarray)}
-        for j, (k, r) in enumerate(zip(rows.tolist(), returns)):
-            ep = {"return": r, "length": length}
-            if team:
-                ep.update(team)
-                for key, v in per_agent.items():
-                    ep[key] = v[j]
-            infos[agents[k]]["episode"] = ep
+        per_agent = [key for key, v in team.items() if isinstance(v, np.ndarray)]
+        if not team:
+            eps = [{"return": r, "length": length} for r in returns]
+        elif not per_agent:
+            base = {"return": 0.0, "length": length, **team}
+            eps = [{**base, "return": r} for r in returns]
+        else:  # values per agent: zip the columns (key order: return, length, score, win)
+            keys = ["return", "length", *team]
+            cols = [returns, itertools.repeat(length, rows.size),
+                    *(team[k][idx[rows]].tolist() if k in per_agent else itertools.repeat(team[k], rows.size)
+                      for k in team)]
+            eps = [dict(zip(keys, vals)) for vals in zip(*cols)]
+        if rows.size == ended.size:    # every agent ended (the last step)
+            return [{"position": p, "episode": e} for p, e in zip(pos, eps)]
+        out = [{"position": p} for p in pos]
+        for i, e in zip(rows.tolist(), eps):
+            out[i]["episode"] = e
+        return out
 
     def state(self) -> np.ndarray:
         """``float32`` global state of shape ``state_space.shape`` (see the scenario).
