@@ -813,30 +813,76 @@ def _coarse_step(grid: FlatGrid, flat: np.ndarray, cells: np.ndarray,
     """Actions (and the ``(dr, dc)`` direction used) towards the nearest block holding a target."""
     h, w = grid.shape
     bh, bw = -(-h // BLOCK), -(-w // BLOCK)
-    pos_t = grid.positions(cells)
-    has = np.zeros(bh * bw, dtype=bool)
-    has[(pos_t[:, 0] // BLOCK) * bw + pos_t[:, 1] // BLOCK] = True
-    has = has.reshape(bh, bw)
-    pos = grid.positions(flat)
-    br, bc = pos[:, 0] // BLOCK, pos[:, 1] // BLOCK
-    # block distances (no obstacles on the block grid: Manhattan). A full distance map gives the
-    # same actions as a breadth-first search stopped once every seeker's block is reached: a
-    # block at distance d >= 1 always has a neighbour at d - 1, which the argmin below prefers to
-    # any farther or unreached one (the random tie-break noise is < 1).
-    # Integer distances (``cells`` is not empty, so every block has one) in a block grid padded
-    # by a distance no path reaches; the random tie-break noise (< 1) never lifts a block above
-    # a nearer one, and a seeker whose 4 neighbours are all padding (a 1 x 1 block grid) stays.
-    far = np.int32(bh + bw + 4)
-    padded = np.full((bh + 2, bw + 2), far, dtype=np.int32)
-    padded[1:-1, 1:-1] = kernels.manhattan_distances(has)
     bwp = bw + 2
-    centre = (br + 1) * bwp + (bc + 1)
+    # block distances (no obstacles on the block grid: Manhattan) on a block grid padded by one
+    # ring that holds a distance no path reaches. Only the seekers' neighbour blocks are read, and
+    # a block at distance d >= 1 always has a neighbour at d - 1, which the argmin below prefers
+    # to any farther one (the random tie-break noise is < 1), so distances need only be exact up
+    # to the farthest seeker's own block: see _block_distances. A seeker whose 4 neighbours are
+    # all padding (a 1 x 1 block grid) stays.
+    pos_t = grid.positions(cells)
+    has = np.zeros((bh + 2) * bwp, dtype=bool)
+    has[(pos_t[:, 0] // BLOCK + 1) * bwp + (pos_t[:, 1] // BLOCK + 1)] = True
+    pos = grid.positions(flat)
+    centre = (pos[:, 0] // BLOCK + 1) * bwp + (pos[:, 1] // BLOCK + 1)
+    far = np.int32(bh + bw + 4)
+    dist = _block_distances(has, bh, bw, centre, far)
     # neighbour blocks in action order up, down, left, right
-    nb = padded.ravel().take(centre[:, None] + np.array([-bwp, bwp, -1, 1], dtype=np.int64))
+    nb = dist.take(centre[:, None] + np.array([-bwp, bwp, -1, 1], dtype=np.int64))
     nb = nb + rng.random(nb.shape) * 0.5
     act = nb.argmin(axis=1).astype(np.int64)
     act[nb.ravel().take(np.arange(act.size) * 4 + act) >= far] = STAY
     return act, ACTION_ROW[act], ACTION_COL[act]
+
+
+_BLOCK_RINGS: int = 12
+"""Breadth-first rings :func:`_block_distances` grows before it takes the full distance transform."""
+
+
+def _block_distances(has: np.ndarray, bh: int, bw: int, centre: np.ndarray,
+                     far: np.int32) -> np.ndarray:
+    """Manhattan block distances to the nearest target block, exact where the chase reads them.
+
+    Args:
+        has: ``bool ((bh + 2) * (bw + 2),)`` padded block grid, True on blocks holding a target
+            (at least one), False on the padding ring.
+        bh, bw: block grid shape without the padding.
+        centre: ``int64 (n,)`` padded flat blocks of the seekers.
+        far: the value of the padding ring (above any distance on the grid).
+
+    Returns:
+        ``int32 ((bh + 2) * (bw + 2),)``: ``far`` on the padding; on the grid, the exact distance
+        of every block within ``R`` of a target, ``R + 1`` on the others, where ``R`` is the
+        largest distance of a seeker's own block (so every seeker's neighbours at distance
+        ``d - 1`` are exact and the others read at least ``d``). Found by breadth-first rings of
+        shifted ORs (a few whole-grid passes each) while ``R`` is small; past
+        :data:`_BLOCK_RINGS` rings, by the exact transform of
+        :func:`kernels.manhattan_distances` on the whole grid (same actions either way).
+    """
+    bwp = bw + 2
+    inside = np.zeros((bh + 2, bwp), dtype=bool)
+    inside[1:-1, 1:-1] = True
+    inside = inside.ravel()
+    reached = has
+    count = has.view(np.int8).copy()
+    rings = 0
+    while not reached.take(centre).all():
+        if rings == _BLOCK_RINGS:
+            dist = np.full((bh + 2, bwp), far, dtype=np.int32)
+            dist[1:-1, 1:-1] = kernels.manhattan_distances(has.reshape(bh + 2, bwp)[1:-1, 1:-1])
+            return dist.ravel()
+        grown = reached.copy()
+        grown[1:] |= reached[:-1]
+        grown[:-1] |= reached[1:]
+        grown[bwp:] |= reached[:-bwp]
+        grown[:-bwp] |= reached[bwp:]
+        grown &= inside
+        count += grown.view(np.int8)
+        reached = grown
+        rings += 1
+    dist = np.subtract(np.int32(rings + 1), count, dtype=np.int32)
+    dist[~inside] = far
+    return dist
 
 
 def check_state(scenario: Any, state: Any, entities: int) -> None:
