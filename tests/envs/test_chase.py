@@ -197,3 +197,20 @@ def _digest(env_id: str, seed: int, steps: int, scripted: bool) -> str:
 def test_v0_dynamics_are_unchanged(key):
     env_id, scripted = key
     assert _digest(env_id, 3, 70, scripted) == V0_DIGESTS[key]
+
+
+def test_block_search_rings_equal_the_full_distance_transform(monkeypatch):
+    # the block search stops its rings once every seeker's block is reached; the actions must be
+    # those of the exact transform over the whole block grid (what it falls back to)
+    rng = np.random.default_rng(5)
+    for trial in range(60):
+        h, w = int(rng.integers(1, 70)), int(rng.integers(1, 70))
+        g = common.FlatGrid((h, w))
+        inside = np.flatnonzero(g.inside)
+        targets = rng.choice(inside, 1 + inside.size // int(rng.choice([2, 50, 1000])))
+        seekers = rng.choice(inside, int(rng.integers(1, 100)))
+        got = []
+        for rings in (common._BLOCK_RINGS, 0):
+            monkeypatch.setattr(common, "_BLOCK_RINGS", rings)
+            got.append(common._coarse_step(g, seekers, targets, np.random.default_rng(trial)))
+        assert all(np.array_equal(a, b) for a, b in zip(*got)), trial

@@ -82,3 +82,16 @@ def test_unused_layers_are_shared_and_read_only():
     with pytest.raises(ValueError, match="names"):
         from qmarl_envs.core.state import blank_layers
         blank_layers((3, 3), "lava")
+
+
+def test_open_cell_ranks_match_flatnonzero():
+    rng = np.random.default_rng(0)
+    for share in (0.0, 0.3, 0.9, 0.999, 1.0):
+        buf = rng.random(64 * 37) < share
+        ref = np.flatnonzero(~buf)
+        cells = common._OpenCells(buf)
+        assert cells.count == ref.size
+        assert np.array_equal(cells.select(np.arange(ref.size)), ref)
+        if ref.size:
+            k = rng.choice(ref.size, min(5, ref.size), replace=False)     # few ranks: binary search
+            assert np.array_equal(cells.select(k), ref[k])
