@@ -11,7 +11,8 @@ class GridGymEnv(gymnasium.Env):
     """A one-agent qmarl world as a ``gymnasium.Env`` (registered for single-agent ids only).
 
     Observations, actions, rewards and episode ends are those of the only agent of the parallel
-    env; ``info`` carries ``position`` and, at the end, ``episode``. Truncation at ``max_cycles``
+    env; ``info`` is empty until the last step, which carries ``episode``
+    (``env.unwrapped_parallel.positions()`` gives the agent's cell). Truncation at ``max_cycles``
     is reported by the env itself (no ``TimeLimit`` wrapper needed).
 
     Args:
