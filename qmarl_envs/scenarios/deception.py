@@ -135,7 +135,7 @@ class _Static:
     """Per-episode layers derived from the landmark map (rebuilt when ``state.landmarks`` or
     ``state.target`` changes)."""
 
-    def __init__(self, grid: common.FlatGrid, landmarks: np.ndarray, target: int,
+    def __init__(self, grid: common.FlatGrid, landmarks: np.ndarray, target: int, num_home: int,
                  reuse: "_Static | None" = None, lm_cells: np.ndarray | None = None):
         self.landmarks_ref = landmarks
         self.target = target
@@ -145,8 +145,9 @@ class _Static:
         self.lm_pos = lm_cells.astype(np.int64)
         is_target = landmarks[lm_cells[:, 0], lm_cells[:, 1]] == target
         self.table = common.WindowTable(
-            grid, [(self.lm_flat, np.float32(1.0)), (self.lm_flat[is_target], np.float32(1.0))],
-            dynamic=2, reuse=None if reuse is None else reuse.table)
+            grid, [(self.lm_flat, 1), (self.lm_flat[is_target], 1)],
+            dynamic=2, reuse=None if reuse is None else reuse.table,
+            dtype=common.count_dtype(num_home))
         tgt = lm_cells[is_target]
         self.target_pos = tgt[0].astype(np.int64) if len(tgt) else np.array([-1, -1])
         watch = (_WATCH_OFFSETS[:, 0] * grid.wp + _WATCH_OFFSETS[:, 1]).astype(np.int64)
@@ -188,6 +189,7 @@ class Deception(Scenario):
         self.state_high = float(max(n + 1, 1))
         self._blocked = ~self.grid.inside
         self._static: _Static | None = None
+        self._cells = common.CellMemo(self.grid)
         self._home_counts: tuple[np.ndarray, np.ndarray] | None = None
 
     def static(self, state: GridState) -> _Static:
@@ -198,7 +200,7 @@ class Deception(Scenario):
         """
         s = self._static
         if s is None or s.landmarks_ref is not state.landmarks or s.target != state.target:
-            self._static = s = _Static(self.grid, state.landmarks, int(state.target))
+            self._static = s = _Static(self.grid, state.landmarks, int(state.target), self.num_home)
         return s
 
     # ------------------------------------------------------------------ rules
@@ -216,7 +218,7 @@ class Deception(Scenario):
                           target=int(rng.integers(k)))
         lm = cells[:k]
         lm = lm[np.argsort(lm[:, 0].astype(np.int64) * self.shape[1] + lm[:, 1])]  # row-major
-        self._static = _Static(self.grid, landmarks, state.target, reuse=self._static, lm_cells=lm)
+        self._static = _Static(self.grid, landmarks, state.target, n, reuse=self._static, lm_cells=lm)
         return state
 
     def step(self, state, actions, rng, live):
@@ -232,10 +234,12 @@ class Deception(Scenario):
             acts = np.empty(n + 1, dtype=np.int64)
             acts[:n] = actions
             acts[n] = _adversary_action(self, state, rng)
-        flat = common.move_flat(g, g.flat(state.positions), acts, self._blocked)
-        state.positions = g.positions(flat)
+        before = self._cells.flat(state.positions)
+        flat = common.move_flat(g, before, acts, self._blocked)
+        state.positions = g.moved_positions(state.positions, before, flat)
+        self._cells.keep(state.positions, flat)
         st = self.static(state)
-        st.table.remember(flat, state.alive, self._observe_flat(st, flat))
+        st.table.remember(flat, state.alive, self._observe_flat(st, flat, state.positions))
         k = len(self.agent_ids)
         rewards = np.zeros(k, dtype=np.float32)
         if state.step >= self.max_cycles:
@@ -257,11 +261,11 @@ class Deception(Scenario):
         on = lm == state.target
         return bool(on[:n].any()), bool(on[n])
 
-    def _observe_flat(self, st: _Static, flat: np.ndarray) -> np.ndarray:
+    def _observe_flat(self, st: _Static, flat: np.ndarray, positions: np.ndarray) -> np.ndarray:
         n = self.num_home
         st.table.set_bodies([flat[:n], flat[n:]])
         # the home channel of the table is the home count of every cell (see home_counts)
-        self._home_counts = (self.grid.positions(flat[:n]), st.table.table[:, 2])
+        self._home_counts = (positions[:n].copy(), st.table.table[:, 2])
         obs = st.table.gather(flat[:len(self.agent_ids)])
         if self.exposed_adversary:
             adv = obs[n, :, :, 1]
@@ -269,9 +273,9 @@ class Deception(Scenario):
         return obs
 
     def home_counts(self, state: GridState) -> np.ndarray:
-        """Home agents per padded cell of ``state``: ``(size,)``, integer-valued on map cells (the
-        observation table's home channel, ``float32``, whose padding cells read ``-1``, when the
-        home agents have not moved since the last observation; else a fresh ``int64`` count)."""
+        """Home agents per padded cell of ``state``: ``(size,)`` integers (the observation table's
+        home channel, of the table's integer dtype, whose padding cells read ``-1``, when the home
+        agents have not moved since the last observation; else a fresh ``int64`` count)."""
         g = self.grid
         n = self.num_home
         memo = self._home_counts
@@ -283,11 +287,11 @@ class Deception(Scenario):
     def observe(self, state):
         """``float32 (N, 3, 3, 4)``: landmark, target, home and adversary windows (module docstring)."""
         st = self.static(state)
-        flat = self.grid.flat(state.positions)
+        flat = self._cells.flat(state.positions)
         obs = st.table.recall(flat, state.alive)
         if obs is not None:
             return obs
-        return self._observe_flat(st, flat)
+        return self._observe_flat(st, flat, state.positions)
 
     def global_state(self, state):
         """``float32 (S, S, 4)``: landmark, target, home count, adversary count per cell."""
@@ -332,12 +336,13 @@ def _adversary_action(scenario: Deception, state: GridState, rng: np.random.Gene
     if st.lm_flat.size == 0:
         return common.STAY
     home = scenario.home_counts(state)
-    if home.dtype == np.float32:
+    if home.base is not None:     # a column of an observation table (a bincount has no base)
         # (K, 25) home counts from the observation table's home channel (column 2 of its
-        # contiguous (size, 4) base, so take() copies nothing)
-        seen = home.base.reshape(-1).take(st.watch_table)
+        # contiguous (size, 4) base, so take() copies nothing; the cells are in range, so
+        # mode="wrap" never wraps and skips the bounds checks)
+        seen = home.base.reshape(-1).take(st.watch_table, mode="wrap").astype(np.float32)
         # the table's padding cells read -1 (off the map), hence + watch_off; a BLAS row sum of
-        # small integers in float32 is exact
+        # small integers in float32 is exact (and faster than an integer row sum)
         watched = (seen @ _ONES25 + st.watch_off).astype(np.int64)
     else:
         watched = home.take(st.watch_cells).sum(axis=1)

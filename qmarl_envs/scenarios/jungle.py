@@ -151,14 +151,24 @@ class JungleState(GridState):
         return super().nbytes() + self.died_at.nbytes
 
 
-_PLUS_COUNT = common.window_weights(2, 1, common.PLUS_CELLS)
+def _crowded(win: np.ndarray) -> np.ndarray:
+    """``bool (N,)``: whether another body stands on the centre cell of each window or on one of
+    its 4 neighbours (rule 2), for ``(N, 3, 3, 2)`` windows of the observation channels (any
+    numeric dtype) whose centre holds a live observer: it counts at least 1 there, and off-map
+    cells read -1, never a body, so no off-map correction is needed (rows of dead observers are
+    meaningless; the caller masks them)."""
+    w = win.reshape(win.shape[0], 18)          # column 2 * cell + 1: the body count of a cell
+    m = np.maximum(w[:, 3], w[:, 7])           # up, left
+    np.maximum(m, w[:, 11], out=m)             # right
+    np.maximum(m, w[:, 15], out=m)             # down
+    return (m > 0) | (w[:, 9] > 1)
 
 
 class _Static:
     """Per-episode layers derived from the food map (rebuilt when ``state.food`` is a new array)."""
 
-    def __init__(self, grid: common.FlatGrid, food: np.ndarray, reuse: "_Static | None" = None,
-                 food_flat: np.ndarray | None = None):
+    def __init__(self, grid: common.FlatGrid, food: np.ndarray, num_agents: int,
+                 reuse: "_Static | None" = None, food_flat: np.ndarray | None = None):
         self.food_ref = food
         g = grid
         if food_flat is None:  # padded flat cells of the food (reset passes the ones it drew)
@@ -172,8 +182,9 @@ class _Static:
         feeding &= g.inside
         self.feeding = feeding
         self._feeding_cells: np.ndarray | None = None
-        self.table = common.WindowTable(grid, [(food_flat, np.float32(1.0))], dynamic=1,
-                                        reuse=None if reuse is None else reuse.table)
+        self.table = common.WindowTable(grid, [(food_flat, 1)], dynamic=1,
+                                        reuse=None if reuse is None else reuse.table,
+                                        dtype=common.count_dtype(num_agents))
 
 
     @property
@@ -208,6 +219,7 @@ class Jungle(Scenario):
         self.state_shape = (self.side, self.side, 3)
         self.state_high = float(max(n, 1) * config.hp)
         self._static: _Static | None = None
+        self._cells = common.CellMemo(self.grid)
         # crowding: the seeker's own body counts in a cell's plus-sum when the cell is within
         # Manhattan 1 of it (see common.seek_actions)
         self._self_term = (np.arange(common.SEARCH_RADIUS + 1) <= 1).astype(np.int64)
@@ -219,7 +231,7 @@ class Jungle(Scenario):
         (don't edit it in place) to change the food of a state.
         """
         if self._static is None or self._static.food_ref is not state.food:
-            self._static = _Static(self.grid, state.food)
+            self._static = _Static(self.grid, state.food, len(self.agent_ids))
         return self._static
 
     # ------------------------------------------------------------------ rules
@@ -240,7 +252,7 @@ class Jungle(Scenario):
             team=np.zeros(n, dtype=np.int8), hp=np.full(n, self.config.hp, dtype=np.int16),
             food=food, **blank_layers(self.shape, "walls", "pits", "balls", "landmarks"),
         )
-        self._static = _Static(self.grid, food, reuse=self._static, food_flat=self.grid.flat(cells))
+        self._static = _Static(self.grid, food, n, reuse=self._static, food_flat=self.grid.flat(cells))
         return state
 
     def step(self, state, actions, rng, live):
@@ -252,18 +264,15 @@ class Jungle(Scenario):
         st = self.static(state)
         g = self.grid
         alive = state.alive
-        n = alive.shape[0]
         everyone = bool(alive.all())
-        flat = common.move_flat(g, g.flat(state.positions), actions, st.blocked,
-                                None if everyone else alive)
+        before = self._cells.flat(state.positions)
+        flat = common.move_flat(g, before, actions, st.blocked, None if everyone else alive)
         st.table.set_bodies([flat if everyone else flat[alive]])
-        obs = st.table.gather(flat)
-        # bodies on the cell and its 4 neighbours (off-map cells read -1, hence + off_plus)
-        plus = obs.reshape(n, 18) @ _PLUS_COUNT + g.off_plus.take(flat)
-        crowded = alive & (plus > 1.5)
+        win = st.table.windows(flat)
+        crowded = alive & _crowded(win)
         hp = state.hp - crowded.view(np.int8)
         dead_now = alive & (hp <= 0)
-        fed = st.feeding.take(flat)
+        fed = st.feeding.take(flat, mode="wrap")   # map cells: never wraps (see move_flat)
         if not everyone:
             fed &= alive
         rewards = fed.astype(np.float32)
@@ -277,19 +286,19 @@ class Jungle(Scenario):
             died_at[dead_now] = state.step
             gone = flat[dead_now]
             st.table.remove(gone, 0)
-            st.table.refresh(obs, flat, gone)
+            st.table.refresh(win, flat, gone)
         state.died_at = died_at
         state.hp = np.maximum(hp, 0, out=hp).astype(np.int16, copy=False)
         state.alive = now
-        state.positions = g.positions(flat)
-        st.table.remember(flat, now, obs)
+        state.positions = g.moved_positions(state.positions, before, flat)
+        self._cells.keep(state.positions, flat)
+        st.table.remember(flat, now, common.as_float32(win))
         return rewards, ~now
 
     def observe(self, state):
         """``float32 (N, 3, 3, 2)``: food and live-agent count windows (module docstring)."""
         st = self.static(state)
-        g = self.grid
-        flat = g.flat(state.positions)
+        flat = self._cells.flat(state.positions)
         obs = st.table.recall(flat, state.alive)
         if obs is not None:
             return obs
