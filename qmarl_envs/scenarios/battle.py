@@ -89,8 +89,6 @@ CHASES = ("rings", "field")
 """Allowed values of :attr:`BattleConfig.chase`."""
 
 RED, BLUE = 0, 1
-_CHANNEL_SUM = (common.window_weights(2, 0), common.window_weights(2, 1))
-"""Weights that sum channel 0 or 1 over a flattened ``(3, 3, 2)`` window (BLAS mat-vec)."""
 _PAIR_VIEW = {1: np.uint16, 2: np.uint32, 4: np.uint64}
 """Unsigned type covering both channels of a cell, by the byte size of one channel value."""
 
@@ -188,8 +186,9 @@ class Battle(Scenario):
     def step(self, state, actions, rng, live):
         """One Battle step (module docstring, rules 1-3 and rewards); see :meth:`Scenario.step`.
 
-        The observation windows of the new positions are gathered here (the kill test reads the
-        enemy channel of the same windows) and handed to :meth:`observe` for the next call.
+        The kill test reads the table's 3x3 box sums at the new cells; the observation windows
+        are gathered here once the killed bodies are removed, and handed to :meth:`observe` for
+        the next call.
         """
         g = self.grid
         n = self.team_size
@@ -203,18 +202,16 @@ class Battle(Scenario):
             acts[:n] = actions
             acts[n:] = self._opponent_actions(state, rng, before)
         flat = common.move_flat(g, before, acts, self._blocked, None if alive.all() else alive)
-        win = self._windows(flat, alive)                       # (2n, 3, 3, 2) counts
-        # live enemies in each 3x3 window (off-map cells read -1 in every channel, hence + off_box):
-        # channel 1 of red rows and of swapped (exposed) blue rows, else channel 0 of blue rows
-        flat_win = win.reshape(2 * n, 18)
-        near = np.empty(2 * n, dtype=np.float32)
-        if self.exposed_blue:
-            np.matmul(flat_win, _CHANNEL_SUM[1], out=near)
-        else:
-            near[:n] = flat_win[:n] @ _CHANNEL_SUM[1]
-            near[n:] = flat_win[n:] @ _CHANNEL_SUM[0]
-        near += g.off_box.take(flat, mode="wrap")             # map cells: in range
-        killed = alive & (near >= self.config.kill_threshold - 0.5)
+        self._count_bodies(flat, alive)
+        # live enemies in each 3x3 window, from the box sums of the (live red, live blue) channels
+        # at each body's cell (off-map cells read -1 in every channel, hence + off_box; map cells:
+        # in range): channel 1 for red bodies, channel 0 for blue ones
+        box = self._table.box_sums().take(flat, axis=0, mode="wrap")
+        near = np.empty(2 * n, dtype=box.dtype)
+        near[:n] = box[:n, 1]
+        near[n:] = box[n:, 0]
+        near += g.off_box.take(flat, mode="wrap")
+        killed = alive & (near >= self.config.kill_threshold)
         now = alive & ~killed
         red_left = int(np.count_nonzero(now[:n]))
         blue_left = int(np.count_nonzero(now[n:]))
@@ -222,16 +219,9 @@ class Battle(Scenario):
         rewards = np.zeros(2 * n, dtype=np.float32)
         if killed.any():
             rewards[killed] = self.config.death_reward
-            gone_red, gone_blue = flat[:n][killed[:n]], flat[n:][killed[n:]]
-            self._table.remove(gone_red, RED)
-            self._table.remove(gone_blue, BLUE)
-            # only the rows handed out as observations (the kill test has read the others)
-            rows = self._table.refresh(win[:k], flat[:k], np.concatenate([gone_red, gone_blue]))
-            blue = rows[rows >= n]                 # re-gathered as (red, blue): swap again
-            if blue.size:
-                again = win[blue]
-                _swap_channels(again)
-                win[blue] = again
+            self._table.remove(flat[:n][killed[:n]], RED)
+            self._table.remove(flat[n:][killed[n:]], BLUE)
+        win = self._observations(flat)          # after the removals: the next observations
         if wiped or state.step >= self.max_cycles:
             outcome = float(np.sign(red_left - blue_left))
             rewards[:n][now[:n]] = outcome
@@ -240,7 +230,7 @@ class Battle(Scenario):
         state.positions = g.moved_positions(state.positions, before, flat)
         state.alive = now
         self._cells.keep(state.positions, flat)
-        self._table.remember(flat, now, win[:k])
+        self._table.remember(flat, now, win)
         return rewards[:k], terminated[:k]
 
     def _opponent_actions(self, state: GridState, rng: np.random.Generator,
@@ -250,20 +240,26 @@ class Battle(Scenario):
         n = self.team_size
         if self.config.opponent == "random":
             return rng.integers(0, kernels.NUM_ACTIONS, n)
-        return _chase(self, state, np.arange(n, 2 * n), rng, flat)
+        return _chase(self, state, n, 2 * n, rng, flat)
 
-    def _windows(self, flat: np.ndarray, alive: np.ndarray) -> np.ndarray:
-        """``float32 (2n, 3, 3, 2)`` windows of (live red, live blue) counts around every body;
-        with ``opponent=None`` the blue rows are swapped to (live blue, live red), so that every
-        exposed agent's row reads (own team, enemy)."""
+    def _count_bodies(self, flat: np.ndarray, alive: np.ndarray) -> None:
+        """Write the live bodies (``flat``: ``int64 (2n,)`` padded flat cells of all bodies, ``alive``:
+        ``bool (2n,)``) into the table's (live red, live blue) count channels."""
         n = self.team_size
         red, blue = flat[:n], flat[n:]
         if not alive.all():
-            red, blue = red[alive[:n]], blue[alive[n:]]
+            red, blue = np.compress(alive[:n], red), np.compress(alive[n:], blue)   # (faster than [mask])
         self._table.set_bodies([red, blue])
-        win = self._table.windows(flat)          # the table's narrow dtype: swapped before converting
+
+    def _observations(self, flat: np.ndarray) -> np.ndarray:
+        """``float32 (N, 3, 3, 2)`` windows of the table around the exposed agents' cells
+        (``flat[:N]``, ``flat``: ``int64 (2n,)``): (live red, live blue) counts, swapped to (live
+        blue, live red) for blue agents (``opponent=None``), so that every row reads (own team,
+        enemy)."""
+        n = self.team_size
+        win = self._table.windows(flat[:len(self.agent_ids)])
         if self.exposed_blue:
-            _swap_channels(win[n:])
+            _swap_channels(win[n:])             # the table's narrow dtype: swapped before converting
         return common.as_float32(win)
 
     def observe(self, state):
@@ -272,7 +268,8 @@ class Battle(Scenario):
         obs = self._table.recall(flat, state.alive)
         if obs is not None:
             return obs
-        return self._windows(flat, state.alive)[:len(self.agent_ids)]
+        self._count_bodies(flat, state.alive)
+        return self._observations(flat)
 
     def global_state(self, state):
         """``float32 (S, S, 2)``: live red and live blue bodies per cell."""
@@ -314,27 +311,28 @@ def _swap_channels(win: np.ndarray) -> None:
     np.bitwise_or(pairs << half, pairs >> half, out=pairs)
 
 
-def _chase(scenario: Battle, state: GridState, entities: np.ndarray, rng: np.random.Generator,
+def _chase(scenario: Battle, state: GridState, lo: int, hi: int, rng: np.random.Generator,
            flat: np.ndarray | None = None) -> np.ndarray:
-    """``int64 (len(entities),)`` "step towards the nearest live enemy" for the given entities
-    (``flat``: the ``int64 (2n,)`` padded flat cells of ``state.positions`` if the caller has them)."""
+    """``int64 (hi - lo,)`` "step towards the nearest live enemy" for entities ``lo .. hi - 1``
+    (red ones first, then blue ones; dead ones stay), ``flat``: the ``int64 (2n,)`` padded flat
+    cells of ``state.positions`` if the caller has them."""
     g = scenario.grid
     if flat is None:
         flat = scenario._cells.flat(state.positions)
     alive = state.alive
-    acts = np.full(entities.shape[0], common.STAY, dtype=np.int64)
-    if entities.size == 0:
-        return acts
+    acts = np.full(hi - lo, common.STAY, dtype=np.int64)
     n = scenario.team_size
-    seekers = alive[entities]
-    team = state.team[entities]
     for side in (RED, BLUE):
-        mine = np.flatnonzero(seekers & (team == side))
+        first, stop = max(lo, side * n), min(hi, (side + 1) * n)    # the side's entities in range
+        if first >= stop:
+            continue
+        mine = np.flatnonzero(alive[first:stop])
         if mine.size == 0:
             continue
         enemy = slice(n, 2 * n) if side == RED else slice(0, n)
-        targets = flat[enemy][alive[enemy]]
-        cells = flat.take(entities.take(mine, mode="wrap"))     # (mine indexes entities)
+        targets = np.compress(alive[enemy], flat[enemy])
+        cells = flat[first:stop].take(mine, mode="wrap")     # (mine: in range)
+        mine += first - lo
         if scenario.config.chase == "field":
             acts[mine] = common.chase_actions(g, cells, targets, rng, None)
             continue
@@ -370,4 +368,4 @@ def scripted_actions(scenario: Battle, state: GridState, rng: np.random.Generato
         raise ValueError(f"scenario: expected a Battle scenario, got {type(scenario).__name__}")
     common.entity_rng_check(rng)
     common.check_state(scenario, state, 2 * scenario.team_size)
-    return _chase(scenario, state, scenario.agent_entities, rng)
+    return _chase(scenario, state, 0, len(scenario.agent_ids), rng)

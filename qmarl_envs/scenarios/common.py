@@ -588,6 +588,38 @@ class WindowTable:
         """``float32 (N, 3, 3, C)`` windows around ``int64 (N,)`` cells (a new array)."""
         return as_float32(self.windows(flat))
 
+    def box_sums(self) -> np.ndarray:
+        """``(size, C)`` sums of every channel over each cell's 3x3 window, in the table's dtype.
+
+        Four whole-table passes of shifted adds (three columns, then three rows; both channels
+        of a cell at once, as the table interleaves them), cheaper than gathering and summing
+        the windows of thousands of cells. Padding cells count :data:`kernels.OFF_MAP` as in
+        :meth:`windows`, so a map cell's sum is its window's sum (the values of the map cells in
+        it minus its off-map cells). Exact as long as every partial sum fits the dtype (true for
+        body counts: a window never holds more bodies than the table counts).
+
+        Returns:
+            a scratch array of the table, overwritten by the next call (don't modify it): the
+            sums on every cell off the outermost padding ring (map cells and their neighbours
+            included); cells of that ring hold meaningless values.
+        """
+        c = self.channels
+        a = self.table.reshape(-1)
+        row = self.grid.wp * c
+        buf = self._box
+        if buf is None:
+            buf = self._box = (np.empty(a.size - 2 * c, dtype=self.dtype), np.zeros_like(a))
+        cols, out = buf
+        np.add(a[:-2 * c], a[c:-c], out=cols)        # cols[j]: cells j // c .. j // c + 2 of a row
+        cols += a[2 * c:]
+        box = out[row + c:row + c + cols.size - 2 * row]  # (offset: centre one row, one cell on)
+        np.add(cols[:-2 * row], cols[row:-row], out=box)
+        box += cols[2 * row:]
+        return out.reshape(self.grid.size, c)
+
+    _box: tuple[np.ndarray, np.ndarray] | None = None
+    """Scratch of :meth:`box_sums`: the three-cell row sums, and the result (``(size * C,)``)."""
+
     def remove(self, cells: np.ndarray, channel: int) -> None:
         """Subtract 1 from dynamic ``channel`` (0-based among the dynamic ones) once per entry of
         ``cells`` (bodies removed after :meth:`set_bodies`; duplicates allowed)."""
@@ -663,16 +695,6 @@ def as_float32(a: np.ndarray) -> np.ndarray:
     return a if a.dtype == np.float32 else a.astype(np.float32)
 
 
-def window_weights(channels: int, channel: int, cells: tuple[int, ...] = tuple(range(9))) -> np.ndarray:
-    """``float32 (9 * channels,)`` weights that sum ``channel`` over the given window cells (row-major
-    indices 0..8, 4 = centre) of one flattened ``(3, 3, channels)`` window: ``obs.reshape(N, -1) @ w``
-    is a BLAS matrix-vector product, much faster than a strided sum over a length-9 axis."""
-    w = np.zeros((9, channels), dtype=np.float32)
-    w[list(cells), channel] = 1.0
-    return w.ravel()
-
-
-
 def move_flat(grid: FlatGrid, flat: np.ndarray, actions: np.ndarray, blocked: np.ndarray,
               movable: np.ndarray | None = None) -> np.ndarray:
     """Apply one move per body on flat indices (the rules of :func:`kernels.move`).
@@ -689,13 +711,13 @@ def move_flat(grid: FlatGrid, flat: np.ndarray, actions: np.ndarray, blocked: np
     """
     # every index below is in range (valid action ids; cells at most one step from map cells),
     # so take's mode="wrap" never wraps: it only skips the slower bounds checks of mode="raise"
-    target = grid.action_delta.take(actions, mode="wrap")
-    target += flat
-    stay = blocked.take(target, mode="wrap")
+    delta = grid.action_delta.take(actions, mode="wrap")
+    go = ~blocked.take(delta + flat, mode="wrap")
     if movable is not None:
-        stay |= ~movable
-    np.copyto(target, flat, where=stay)
-    return target
+        go &= movable
+    delta *= go                 # (cheaper than a masked copy of the old cells)
+    delta += flat
+    return delta
 
 
 # ---------------------------------------------------------------------------- nearest-target search
@@ -985,8 +1007,9 @@ class _Blocks:
     Attributes:
         bh, bw: block grid shape (``ceil(H / BLOCK), ceil(W / BLOCK)``).
         bwp: padded block grid width ``bw + 2`` (one ring of padding blocks).
-        of: ``int32 (grid.size,)``: padded flat block of every map cell (0 on padding cells;
-            int32 halves the map-sized table that every seeker and target reads).
+        of: ``int64 (grid.size,)``: padded flat block of every map cell (0 on padding cells;
+            int64, as its values index the block grid: an int32 index array costs a conversion
+            on every use).
         inside: ``bool ((bh + 2) * bwp,)``: True on blocks of the map, False on the padding ring.
         border: ``int64 (B,)``: padded flat indices of the padding ring.
         far: ``int32``: distance written on the padding ring (above any distance on the grid).
@@ -996,8 +1019,8 @@ class _Blocks:
         h, w = grid.shape
         self.bh, self.bw = bh, bw = -(-h // BLOCK), -(-w // BLOCK)
         self.bwp = bwp = bw + 2
-        rows = np.arange(h, dtype=np.int32) // BLOCK + 1
-        cols = np.arange(w, dtype=np.int32) // BLOCK + 1
+        rows = np.arange(h, dtype=np.int64) // BLOCK + 1
+        cols = np.arange(w, dtype=np.int64) // BLOCK + 1
         self.of = grid.pad_layer(rows[:, None] * bwp + cols[None, :], 0)
         inside = np.zeros((bh + 2, bwp), dtype=bool)
         inside[1:-1, 1:-1] = True

@@ -43,6 +43,18 @@ def test_integer_table_gathers_the_float32_windows(dtype):
         np.testing.assert_array_equal(ref, tables[0].gather(bodies))   # refresh == a new gather
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.float32])
+def test_box_sums_are_the_window_sums(dtype):
+    rng = np.random.default_rng(2)
+    g = common.FlatGrid((11, 14))
+    table = common.WindowTable(g, [rng.random((11, 14)) < 0.2], dynamic=2, dtype=dtype)
+    cells = g.flat(np.argwhere(np.ones((11, 14), dtype=bool)))     # every map cell
+    for _ in range(3):
+        table.set_bodies([g.flat(rng.integers(0, [11, 14], size=(m, 2))) for m in (40, 9)])
+        want = table.windows(cells).sum(axis=(1, 2), dtype=np.int64)
+        np.testing.assert_array_equal(table.box_sums()[cells], want)
+
+
 def test_move_flat_and_moved_positions_match_their_definitions():
     rng = np.random.default_rng(1)
     g = common.FlatGrid((9, 13))
