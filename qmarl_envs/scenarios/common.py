@@ -1085,7 +1085,7 @@ def _block_distances(has: np.ndarray, blocks: _Blocks, centre: np.ndarray) -> np
         transform of :func:`kernels.manhattan_distances` on the whole grid (same actions either
         way).
     """
-    bh, bw, bwp = blocks.bh, blocks.bw, blocks.bwp
+    bh, bwp = blocks.bh, blocks.bwp
     inside = blocks.inside
     reached = has
     count = has.view(np.int8).copy()
