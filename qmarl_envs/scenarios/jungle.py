@@ -253,6 +253,12 @@ class Jungle(Scenario):
             food=food, **blank_layers(self.shape, "walls", "pits", "balls", "landmarks"),
         )
         self._static = _Static(self.grid, food, n, reuse=self._static, food_flat=self.grid.flat(cells))
+        # the first observation, while the starts are known to be distinct cells (a plain scatter
+        # counts them); observe() recalls it as long as the positions are left as drawn
+        flat = self.grid.flat(pos)
+        self._cells.keep(pos, flat)
+        self._static.table.set_bodies([flat], distinct=True)
+        self._static.table.remember(flat, state.alive, self._static.table.gather(flat))
         return state
 
     def step(self, state, actions, rng, live):
