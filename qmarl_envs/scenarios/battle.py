@@ -227,9 +227,8 @@ class Battle(Scenario):
             rewards[:n][now[:n]] = outcome
             rewards[n:][now[n:]] = -outcome
         terminated = ~now if not wiped else np.ones(2 * n, dtype=bool)
-        state.positions = g.moved_positions(state.positions, before, flat)
+        state.positions = self._cells.moved(state.positions, before, flat)
         state.alive = now
-        self._cells.keep(state.positions, flat)
         self._table.remember(flat, now, win)
         return rewards[:k], terminated[:k]
 

@@ -478,6 +478,13 @@ class CellMemo:
         self._positions = positions.copy()
         self._flat = flat
 
+    def moved(self, positions: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+        """:meth:`FlatGrid.moved_positions` of one move (``int32 (N, 2)``, a new array), kept
+        with ``after`` (see :meth:`keep`)."""
+        new = self.grid.moved_positions(positions, before, after)
+        self.keep(new, after)
+        return new
+
     def flat(self, positions: np.ndarray) -> np.ndarray:
         """``int64 (N,)`` padded flat cells of ``int (N, 2)`` ``positions``: the remembered array
         itself when the positions equal the remembered ones (don't modify it), else
@@ -917,6 +924,24 @@ def distance_field(grid: FlatGrid, targets: np.ndarray, passable: np.ndarray | N
                        dtype=np.int8)
 
 
+def _dilate4(reached: np.ndarray, width: int, out: np.ndarray, pair: np.ndarray) -> None:
+    """One breadth-first ring on a flat padded grid: ``out`` = ``reached`` or'ed with its 4
+    neighbours (flat offsets ``-1, +1, -width, +width``; nothing is masked, so the grid's padding
+    must keep rows apart).
+
+    Args:
+        reached: ``bool (M,)`` the reached cells.
+        width: padded row width of the grid.
+        out: ``bool (M,)`` written (must not be ``reached``).
+        pair: ``bool (M - 1,)`` scratch.
+    """
+    np.bitwise_or(reached[:-1], reached[1:], out=pair)            # cells i and i + 1
+    np.bitwise_or(pair[:-1], pair[1:], out=out[1:-1])             # i - 1, i and i + 1
+    out[0], out[-1] = pair[0], pair[-1]
+    out[width:] |= reached[:-width]
+    out[:-width] |= reached[width:]
+
+
 def _distance_rings(grid: FlatGrid, targets: np.ndarray, passable: np.ndarray | None,
                     radius: int) -> np.ndarray:
     """The reached sets of :func:`distance_field`'s search (same arguments): ``bool (radius + 1,
@@ -932,11 +957,7 @@ def _distance_rings(grid: FlatGrid, targets: np.ndarray, passable: np.ndarray | 
     keep = None if passable is None else passable | reached
     pair = np.empty(grid.size - 1, dtype=bool)
     for grown in rings[1:]:
-        np.bitwise_or(reached[:-1], reached[1:], out=pair)            # cells i and i + 1
-        np.bitwise_or(pair[:-1], pair[1:], out=grown[1:-1])           # i - 1, i and i + 1
-        grown[0], grown[-1] = pair[0], pair[-1]
-        grown[wp:] |= reached[:-wp]
-        grown[:-wp] |= reached[wp:]
+        _dilate4(reached, wp, grown, pair)
         if keep is not None:
             grown &= keep
         reached = grown
@@ -1120,11 +1141,7 @@ def _block_distances(has: np.ndarray, blocks: _Blocks, centre: np.ndarray) -> np
             dist = np.full((bh + 2, bwp), blocks.far, dtype=np.int32)
             dist[1:-1, 1:-1] = kernels.manhattan_distances(has.reshape(bh + 2, bwp)[1:-1, 1:-1])
             return dist.ravel()
-        np.bitwise_or(reached[:-1], reached[1:], out=pair)            # blocks i and i + 1
-        np.bitwise_or(pair[:-1], pair[1:], out=grown[1:-1])           # i - 1, i and i + 1
-        grown[0], grown[-1] = pair[0], pair[-1]
-        grown[bwp:] |= reached[:-bwp]
-        grown[:-bwp] |= reached[bwp:]
+        _dilate4(reached, bwp, grown, pair)
         grown &= inside
         count += grown.view(np.int8)
         reached, grown = grown, (spare if reached is has else reached)

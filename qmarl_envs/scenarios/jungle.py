@@ -296,8 +296,7 @@ class Jungle(Scenario):
         state.died_at = died_at
         state.hp = np.maximum(hp, 0, out=hp).astype(np.int16, copy=False)
         state.alive = now
-        state.positions = g.moved_positions(state.positions, before, flat)
-        self._cells.keep(state.positions, flat)
+        state.positions = self._cells.moved(state.positions, before, flat)
         st.table.remember(flat, now, common.as_float32(win))
         return rewards, ~now
 

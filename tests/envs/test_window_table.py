@@ -85,3 +85,7 @@ def test_cell_memo_returns_fresh_cells_for_changed_positions():
     pos[1] = [5, 5]                      # changed in place after keep(): noticed by value
     np.testing.assert_array_equal(memo.flat(pos), g.flat(pos))
     assert memo.flat(pos) is not flat
+    after = common.move_flat(g, g.flat(pos), np.array([1, 3, 4]), ~g.inside)
+    moved = memo.moved(pos, g.flat(pos), after)       # the new cells, kept for the next flat()
+    np.testing.assert_array_equal(moved, g.positions(after))
+    assert memo.flat(moved) is after
