@@ -239,6 +239,16 @@ def test_qmarl_train_command(tmp_path, capsys):
     assert json.loads((out / "config.json").read_text())["agent_steps"] >= 4000
 
 
+@pytest.mark.slow
+def test_quick_reproduction_writes_its_files_and_no_partial(tmp_path):
+    assert main(["reproduce", "qmarl", "--quick", "--out", str(tmp_path)]) in (0, None)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["learning_curves.png", "results.json", "results.md"]
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["jungle_local_view_deterministic"] < res["jungle_local_view_reference"] < res["jungle_score_ceiling"]
+    assert (tmp_path / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_reproduction_run_scores_and_table_formatting():
     import dataclasses
 
@@ -257,8 +267,10 @@ def test_reproduction_run_scores_and_table_formatting():
            for label in reproduce.VARIANTS}
     md = reproduce._markdown({"table": {"Jungle": row}, "generalisation": {"Jungle": r["generalisation"]},
                               "ensembling": {"Jungle": r["ensembling"]}, "jungle_local_view_reference": 0.22,
+                              "jungle_local_view_deterministic": 0.11, "jungle_score_ceiling": 0.85,
                               "settings": {"games_per_run": 20, "games_per_batch": 20, "seeds": [0], "quick": True}})
-    assert "| Jungle | 0.100 | 0.100 | 0.100 | 0.91 | 0.656 |" in md and "IQM 0.220" in md
+    assert "| Jungle | 0.100 | 0.100 | 0.100 | 0.91 | 0.656 |" in md and "IQM 0.220, 0.110 with ties" in md
+    assert "above IQM 0.850" in md
     assert "| Jungle | 0.300 | 0.300 | 0.300 | 0.91 |" in md        # the peak-batch table
 
 
@@ -281,6 +293,65 @@ def test_local_view_actions_feed_approach_and_avoid():
     assert acts[3] in (0, 1, 2)
     with pytest.raises(ValueError, match="env_id"):
         local_view_reference("qmarl/Battle-v0", episodes=1)
+
+
+def test_local_view_noise_only_breaks_ties_and_zero_noise_is_deterministic():
+    from qmarl_agents.qmarl.reproduce import local_view_actions
+
+    obs = np.zeros((200, 3, 3, 2), np.float32)
+    obs[:, 1, 1, 1] = 1                      # nothing in view but the agent itself
+    alive = np.ones(200, bool)
+    acts = local_view_actions(obs, alive, np.random.default_rng(0))
+    assert set(acts.tolist()) == {0, 1, 2, 3}           # the four tied moves, at random
+    zero = [local_view_actions(obs, alive, np.random.default_rng(s), noise=0.0) for s in range(3)]
+    assert all(a.tolist() == [0] * 200 for a in zero)  # ties by action order, whatever the rng
+    obs[:, 0, 1, 0] = 1                      # food right above: every agent stays, noise or not
+    assert local_view_actions(obs, alive, np.random.default_rng(1)).tolist() == [4] * 200
+    with pytest.raises(ValueError, match="noise"):
+        local_view_actions(obs, alive, np.random.default_rng(0), noise=-1.0)
+
+
+def _bound_by_enumeration(env) -> float:
+    """jungle_score_bound's formula with the matchings found by trying every assignment."""
+    import itertools
+
+    food = env.state()[..., 0] > 0
+    s = food.shape[0]
+    cells = {(r + dr, c + dc) for r, c in np.argwhere(food) for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
+             if 0 <= r + dr < s and 0 <= c + dc < s and not food[r + dr, c + dc]}
+    pos = [tuple(p) for p in env.positions()]
+    n, steps, hp = len(pos), env.scenario.config.max_cycles, env.scenario.config.hp
+    fed = 0
+    for t in range(1, steps + 1):
+        fed += max(sum(c is not None and abs(p[0] - c[0]) + abs(p[1] - c[1]) <= t for p, c in zip(pos, pick))
+                   for pick in itertools.permutations(sorted(cells) + [None] * n, n))
+    return min(1.0, (fed + (hp - 1) * n) / (n * steps))
+
+
+def test_jungle_score_bound_matches_enumeration_and_no_policy_beats_it():
+    from qmarl_agents.qmarl import reproduce
+    from qmarl_envs.scenarios import jungle
+
+    env = qmarl_envs.make(JUNGLE).unwrapped
+    rng = np.random.default_rng(0)
+    bounds = []
+    for seed in range(12):
+        env.reset_arrays(seed)
+        bound = reproduce.jungle_score_bound(env)
+        assert bound == pytest.approx(_bound_by_enumeration(env))
+        bounds.append(bound)
+        scripted = seed % 2 == 0
+        while env.alive_mask().any():
+            a = (jungle.scripted_actions(env.scenario, env.grid_state, rng) if scripted
+                 else rng.integers(0, 5, size=len(env.possible_agents)))
+            env.step_arrays(a)
+        assert np.mean(env.episode_summary()["score"]) <= bound + 1e-12
+    assert 0.5 < min(bounds) and max(bounds) <= 1.0 and len(set(bounds)) > 1
+    assert reproduce.jungle_score_ceiling(JUNGLE, episodes=12) == pytest.approx(reproduce.scipy_trim_mean(bounds))
+    with pytest.raises(ValueError, match="Jungle"):
+        reproduce.jungle_score_bound(qmarl_envs.make("qmarl/Battle-v0").unwrapped)
+    with pytest.raises(RuntimeError, match="reset"):
+        reproduce.jungle_score_bound(qmarl_envs.make(JUNGLE).unwrapped)
 
 
 def test_mean_curve_averages_runs_of_different_lengths_over_their_common_batches():
