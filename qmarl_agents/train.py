@@ -17,7 +17,6 @@ registry later work unchanged. A run directory holds::
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 import re
@@ -31,8 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from qmarl_agents.checkpoint import atomic_write_bytes, atomic_write_json
+from qmarl_agents.checkpoint import atomic_write_json
 from qmarl_agents.leaderboard.protocol import DEFAULT_PROTOCOL, EvalResult, Protocol
+from qmarl_envs.fileio import atomic_savefig
 
 CHECKPOINT_DIR = "checkpoints"
 _STEP_DIR = re.compile(r"^step_(\d+)$")
@@ -236,10 +236,7 @@ def plot_learning_curve(episodes_csv: str | os.PathLike, png: str | os.PathLike,
     else:
         ax.text(0.5, 0.5, "no finished episodes logged", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return atomic_write_bytes(png, buf.getvalue())
+    return atomic_savefig(fig, png)
 
 
 def default_out(agent_name: str, env_id: str, seed: int | None) -> Path:

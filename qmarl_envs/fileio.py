@@ -71,3 +71,22 @@ def atomic_write_json(path: str | os.PathLike, obj: Any, *, indent: int = 2,
     """
     text = json.dumps(obj, indent=indent, allow_nan=False, default=default)
     return atomic_write_bytes(path, (text + "\n").encode())
+
+
+def atomic_savefig(fig: Any, path: str | os.PathLike, **savefig_kwargs: Any) -> Path:
+    """Render a matplotlib figure to PNG in memory and write it with :func:`atomic_write_bytes`,
+    then close the figure (``savefig_kwargs`` go to ``Figure.savefig``, e.g. ``dpi``).
+
+    Returns:
+        the path written.
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", **savefig_kwargs)
+    finally:
+        plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())

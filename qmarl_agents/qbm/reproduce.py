@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from qmarl_agents.checkpoint import atomic_write_json
+from qmarl_envs.fileio import atomic_savefig
 from qmarl_agents.qbm.agent import make_qbm
 
 PAPER = {"3x3": "≈ 205 (optimal median)", "5x3": "≈ 195 (optimal median)", "3x3-2": "≈ +350",
@@ -170,16 +171,14 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
         ax.set_ylabel("reward (moving mean)")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=80)
-    plt.close(fig)
+    atomic_savefig(fig, out / "curves.png", dpi=80)
     fig, ax = plt.subplots(figsize=(12, 4))
     keys = list(results)
     ax.boxplot([results[k]["eval_scores"] for k in keys])
     ax.set_xticks(range(1, len(keys) + 1), keys, rotation=45, ha="right", fontsize=7)
     ax.set_ylabel("greedy evaluation score (50 episodes) per run")
     fig.tight_layout()
-    fig.savefig(out / "boxplots.png", dpi=80)
-    plt.close(fig)
+    atomic_savefig(fig, out / "boxplots.png", dpi=80)
     lines = ["| env | variant | runs x episodes | training, last 10% (median) | greedy evaluation (median) | "
              "paper | shortest path at epsilon 0.1 | optimum (mean, min..max) |",
              "|---|---|---|---|---|---|---|---|"]

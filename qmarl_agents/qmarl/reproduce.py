@@ -403,11 +403,6 @@ def _plot(curves: dict, path: Path) -> None:
         ax.set_ylim(-1.05, 1.05)
     np.atleast_1d(axes)[0].set_ylabel("mean episode score")
     np.atleast_1d(axes)[0].legend(fontsize=8)
-    import io
+    from qmarl_envs.fileio import atomic_savefig
 
-    from qmarl_agents.checkpoint import atomic_write_bytes
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_savefig(fig, path, dpi=100)

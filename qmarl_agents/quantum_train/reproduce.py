@@ -25,7 +25,6 @@ the command is run again with the same settings, so a long reproduction can be c
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from pathlib import Path
@@ -219,16 +218,14 @@ def _report(out: Path, sweep, dist, setting, *, quick: bool, seed: int, progress
     import matplotlib.pyplot as plt
 
     from qmarl_agents.checkpoint import atomic_write_bytes, atomic_write_json
+    from qmarl_envs.fileio import atomic_savefig
 
     w = setting["window"]
     E, R = setting["episodes"], setting["rounds"]
 
     def png(fig, name):
-        buf = io.BytesIO()
         fig.tight_layout()
-        fig.savefig(buf, format="png", dpi=80)
-        plt.close(fig)
-        atomic_write_bytes(out / name, buf.getvalue())
+        atomic_savefig(fig, out / name, dpi=80)
 
     fig, axes = plt.subplots(1, len(sweep), figsize=(5 * len(sweep), 3.8))
     for ax, (env_id, runs) in zip(np.atleast_1d(axes), sweep.items()):

@@ -36,3 +36,22 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 def test_default_converts_numpy_values(tmp_path):
     path = fileio.atomic_write_json(tmp_path / "b.json", {"v": np.float32(0.5)}, default=float)
     assert path.read_text().strip().endswith("0.5\n}")
+
+
+def test_savefig_writes_a_png_closes_the_figure_and_keeps_the_old_file_on_failure(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = fileio.atomic_savefig(fig, tmp_path / "c.png", dpi=20)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not plt.fignum_exists(fig.number)
+    old = path.read_bytes()
+    fig2, _ = plt.subplots()
+    with pytest.raises(TypeError):
+        fileio.atomic_savefig(fig2, path, no_such_option=1)
+    assert path.read_bytes() == old and not plt.fignum_exists(fig2.number)
+    assert [p.name for p in tmp_path.iterdir()] == ["c.png"]
