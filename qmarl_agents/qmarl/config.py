@@ -103,7 +103,8 @@ DEMO_CONFIG: dict[str, Any] = {"variant": "ac", "games_per_batch": 20, "n_envs":
 """Q-MARL settings of ``qmarl demo`` on ``qmarl/Jungle-v0``: Q-MARL-AC with batches of 20 games (more
 updates in the demo's budget than the paper's 100). Measured with :data:`DEMO_AGENT_STEPS`: 11-25 s of
 training on a loaded 2-core machine; leaderboard IQM 0.29 / 0.24 / 0.24 for seeds 0 / 1 / 2 (scripted
-0.66, PPO 0.03-0.10). Doubling the budget did not help (IQM -0.03 at 496,000 agent-steps)."""
+0.66, PPO 0.03-0.10); seed 0 scores 0.155 on another machine (float rounding, README "The main job").
+Doubling the budget did not help (IQM -0.03 at 496,000 agent-steps)."""
 
 DEMO_AGENT_STEPS: int = 248_000
 """Demo budget in agent-steps (2,000 games of 4 agents x 31 steps)."""
