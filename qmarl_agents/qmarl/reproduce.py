@@ -60,7 +60,7 @@ def local_view_actions(obs: np.ndarray, alive: np.ndarray, rng: np.random.Genera
     With the default ``noise`` the noise only breaks ties, so an agent with nothing in view takes one
     of the unblocked moves at random: this is a *stochastic* policy, and the randomness is what lets
     a memoryless agent explore. ``noise=0`` breaks ties by action order (a deterministic policy, like
-    a greedy learnt one): on Jungle-v0 that scores IQM about 0.21 against about 0.5 with random ties.
+    a greedy learnt one): on Jungle-v0 that scores IQM 0.23 against 0.51 with random ties (500 episodes).
 
     Args:
         obs: ``float32 (N, 3, 3, 2)`` Jungle observations (food, agent count; -1 off the map).
@@ -145,14 +145,14 @@ def jungle_score_bound(env) -> float:
 
     Raises:
         ValueError: if ``env`` is not a Jungle env.
-        RuntimeError: before the first reset.
+        RuntimeError: before the first reset, or once the episode has taken a step.
     """
     from scipy.optimize import linear_sum_assignment
 
     if type(getattr(env, "scenario", None)).__name__ != "Jungle":
         raise ValueError(f"env: expected an unwrapped Jungle env, got {type(env).__name__}")
-    if env.grid_state is None:
-        raise RuntimeError("jungle_score_bound() called before reset()")
+    if env.grid_state is None or env.grid_state.step != 0:
+        raise RuntimeError("jungle_score_bound() must be called right after reset(), before any step")
     food = env.state()[..., 0] > 0
     size = np.array(food.shape)
     cells = (np.argwhere(food)[:, None, :] + _MOVES[None, :4]).reshape(-1, 2)

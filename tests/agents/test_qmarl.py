@@ -346,6 +346,8 @@ def test_jungle_score_bound_matches_enumeration_and_no_policy_beats_it():
                  else rng.integers(0, 5, size=len(env.possible_agents)))
             env.step_arrays(a)
         assert np.mean(env.episode_summary()["score"]) <= bound + 1e-12
+        with pytest.raises(RuntimeError, match="right after reset"):
+            reproduce.jungle_score_bound(env)
     assert 0.5 < min(bounds) and max(bounds) <= 1.0 and len(set(bounds)) > 1
     assert reproduce.jungle_score_ceiling(JUNGLE, episodes=12) == pytest.approx(reproduce.scipy_trim_mean(bounds))
     with pytest.raises(ValueError, match="Jungle"):
