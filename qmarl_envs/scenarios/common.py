@@ -651,7 +651,7 @@ class WindowTable:
         if cells.size:
             np.subtract.at(self.table[:, self.static + channel], cells, self.dtype.type(1))
 
-    def refresh(self, obs: np.ndarray, flat: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    def refresh(self, obs: np.ndarray, flat: np.ndarray, changed: np.ndarray) -> None:
         """Re-gather, in place, the rows of ``obs`` whose window contains a ``changed`` cell.
 
         Args:
@@ -659,12 +659,9 @@ class WindowTable:
                 :meth:`gather`; the table's values are converted to ``obs``'s dtype, exactly).
             flat: ``int64 (N,)`` the window centres.
             changed: ``int64 (K,)`` cells whose table rows changed since.
-
-        Returns:
-            ``int64 (R,)`` the rows re-gathered, ascending.
         """
         if changed.size == 0:
-            return np.zeros(0, dtype=np.int64)
+            return
         g = self.grid
         mark = self._mark
         if mark is None:
@@ -675,7 +672,6 @@ class WindowTable:
         mark[cells] = False           # the buffer is all False between calls
         if rows.size:
             obs[rows] = self.windows(flat[rows])
-        return rows
 
     _mark: np.ndarray | None = None
     """``bool (size,)`` scratch map of :meth:`refresh`, all False between calls."""
