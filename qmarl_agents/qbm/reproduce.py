@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from qmarl_agents.checkpoint import atomic_write_json
-from qmarl_envs.fileio import atomic_savefig
 from qmarl_agents.qbm.agent import make_qbm
+from qmarl_envs.fileio import atomic_savefig
 
 PAPER = {"3x3": "≈ 205 (optimal median)", "5x3": "≈ 195 (optimal median)", "3x3-2": "≈ +350",
          "5x3-2": "≈ −450 (unsolved)"}
