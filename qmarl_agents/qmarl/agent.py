@@ -418,7 +418,7 @@ class QMARLAgent(Agent, QMARLPolicy):
         if not self.graph:
             rows = np.nonzero(alive.reshape(-1))[0]
             logits, _ = self.net(flat[torch.from_numpy(rows)])
-            vert, weight = rows, None
+            vert = rows
             node_of_row = torch.from_numpy(rows)
         else:
             # one big graph: the sub-graphs of every step, sub-node ids offset by step
@@ -439,7 +439,6 @@ class QMARLAgent(Agent, QMARLPolicy):
         a_t = torch.from_numpy(act.reshape(-1)[vert])
         logp = logp_all.gather(1, a_t[:, None])[:, 0]
         entropy = -(probs * logp_all).sum(-1).mean()
-        rew_v = torch.from_numpy(rew.reshape(-1)[vert])
         metrics: dict[str, float] = {}
         if cfg.variant == "ac":
             v_sub = counterfactual_baseline(probs.detach(), q)
